@@ -1,0 +1,1 @@
+"""Reinforcement learning over a frozen (or fine-tuned) encoder."""

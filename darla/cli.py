@@ -1,0 +1,53 @@
+"""The ``darla`` command. Each sub-command lives in its own module under ``darla.commands``.
+
+A command module defines ``register(subparsers)``, which adds its parser and sets ``func`` to a
+callable taking the parsed arguments. Modules import heavy libraries inside ``func`` only, so
+``darla --help`` stays fast.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+from darla import __version__
+
+COMMAND_MODULES = (
+    "darla.commands.envs",
+    "darla.commands.preview",
+    "darla.commands.collect",
+)
+
+
+class UserError(Exception):
+    """An error caused by the user's input: printed as one clear message, without a traceback."""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="darla", description=__doc__.splitlines()[0])
+    parser.add_argument("--version", action="version", version=f"darla {__version__}")
+    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name in COMMAND_MODULES:
+        importlib.import_module(name).register(subparsers)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "func", None):
+        parser.print_help()
+        return 2
+    try:
+        result = args.func(args)
+    except (UserError, KeyError, ValueError, FileNotFoundError, PermissionError) as err:
+        # Errors raised for bad input carry a message that names the problem and the fix.
+        message = err.args[0] if isinstance(err, KeyError) and err.args else err
+        print(f"darla {args.command}: error: {message}", file=sys.stderr)
+        return 1
+    return int(result or 0)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

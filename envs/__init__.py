@@ -1,0 +1,12 @@
+"""Environments with exact ground truth: factor spaces, domains, frame collection and datasets.
+
+Importing this package registers the toolkit's gymnasium environments (``darla/Room-v0``).
+"""
+
+from envs.factors import Domain, Factor, FactorSpace
+from envs.registry import (available, make_factor_space, register_env, register_ground_truth)
+
+__all__ = ["Domain", "Factor", "FactorSpace", "available", "make_factor_space", "register_env",
+           "register_ground_truth"]
+
+import envs.datasets  # noqa: E402,F401  (registers procedural datasets)

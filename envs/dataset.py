@@ -1,0 +1,191 @@
+"""Frame datasets on disk: chunked HDF5 files of uint8 frames with their ground-truth factors.
+
+Layout of a file (one per collection)::
+
+    /frames   uint8[N, H, W, C]   chunked by 256 frames, lzf-compressed (flat-shaded frames shrink ~10x)
+    /factors  int64[N, K]         factor indices, columns named by attrs["factor_names"]
+    /domain   int8[N]             index into attrs["domain_names"] of the domain holding each frame (-1: none)
+    attrs     env_id, factor_names, factor_sizes, domain_names, domain (the one collected from),
+              seed, policy, darla_version, num_frames, complete
+
+HDF5 because it is chunked (100k frames never have to sit in memory), random-access (shuffled
+minibatches read only the chunks they touch) and readable from any language. A file is written
+under a temporary name and renamed only when complete, so an interrupted collection leaves no file.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import Iterator, Mapping
+
+import h5py
+import numpy as np
+
+CHUNK = 256
+
+
+class DatasetError(ValueError):
+    """A dataset file that is missing, incomplete, corrupt or from another environment."""
+
+
+class DatasetWriter:
+    """Writes ``num_frames`` frames in order; the file appears at ``path`` only after :meth:`close`.
+
+    Use as a context manager: an exception inside the block deletes the temporary file.
+    """
+
+    def __init__(self, path: str | os.PathLike, num_frames: int, frame_shape: tuple[int, ...],
+                 num_factors: int, attrs: Mapping[str, object]):
+        self.path = Path(path)
+        parent = self.path.resolve().parent
+        if not parent.is_dir():
+            raise FileNotFoundError(f"output folder {parent} does not exist; create it or choose another --out")
+        if not os.access(parent, os.W_OK):
+            raise PermissionError(f"cannot write to {parent}; choose a writable --out path")
+        fd, tmp = tempfile.mkstemp(prefix=f".{self.path.name}.", suffix=".tmp", dir=parent)
+        os.close(fd)
+        self._tmp = Path(tmp)
+        self.num_frames = int(num_frames)
+        self._file = h5py.File(self._tmp, "w")
+        chunk = min(CHUNK, max(1, self.num_frames))
+        self._frames = self._file.create_dataset("frames", (self.num_frames, *frame_shape), np.uint8,
+                                                 chunks=(chunk, *frame_shape), compression="lzf")
+        self._factors = self._file.create_dataset("factors", (self.num_frames, num_factors), np.int64)
+        self._domain = self._file.create_dataset("domain", (self.num_frames,), np.int8)
+        for key, value in attrs.items():
+            self._file.attrs[key] = json.dumps(value) if isinstance(value, (list, tuple, dict)) else value
+        self._file.attrs["num_frames"] = self.num_frames
+        self._file.attrs["complete"] = False
+        self.written = 0
+
+    def write(self, frames: np.ndarray, factors: np.ndarray, domain: np.ndarray) -> None:
+        end = self.written + len(frames)
+        if end > self.num_frames:
+            raise ValueError(f"writing past the {self.num_frames} frames this file was created for")
+        self._frames[self.written:end] = frames
+        self._factors[self.written:end] = factors
+        self._domain[self.written:end] = domain
+        self.written = end
+
+    def close(self) -> Path:
+        if self.written != self.num_frames:
+            self.abort()
+            raise RuntimeError(f"only {self.written} of {self.num_frames} frames written; no file kept")
+        self._file.attrs["complete"] = True
+        self._file.close()
+        os.replace(self._tmp, self.path)
+        return self.path
+
+    def abort(self) -> None:
+        try:
+            self._file.close()
+        finally:
+            self._tmp.unlink(missing_ok=True)
+
+    def __enter__(self) -> "DatasetWriter":
+        return self
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        if exc_type is None:
+            self.close()
+        else:
+            self.abort()
+
+
+class FrameDataset:
+    """A collected dataset, read lazily. ``frames`` and ``factors`` index like arrays (h5py datasets)."""
+
+    def __init__(self, path: str | os.PathLike, expect_env: str | None = None):
+        self.path = Path(path)
+        if not self.path.exists():
+            raise FileNotFoundError(f"no dataset at {self.path}; create one with "
+                                    f"`darla collect ENV_ID --frames N --out {self.path}`")
+        try:
+            self._file = h5py.File(self.path, "r")
+        except OSError as err:
+            raise DatasetError(f"{self.path} is not a readable HDF5 dataset (truncated or corrupt: {err}); "
+                               "collect it again with `darla collect`") from None
+        attrs = self._file.attrs
+        missing = [k for k in ("frames", "factors", "domain") if k not in self._file]
+        if missing or not bool(attrs.get("complete", False)):
+            self._file.close()
+            raise DatasetError(f"{self.path} is incomplete (missing {missing or 'the completion mark'}); "
+                               "collect it again with `darla collect`")
+        self.frames: h5py.Dataset = self._file["frames"]
+        self.factors: h5py.Dataset = self._file["factors"]
+        self.domain: h5py.Dataset = self._file["domain"]
+        self.meta = {k: _decode(v) for k, v in attrs.items()}
+        if len(self.frames) != self.meta["num_frames"] or len(self.factors) != len(self.frames):
+            self._file.close()
+            raise DatasetError(f"{self.path} holds {len(self.frames)} frames but says {self.meta['num_frames']}; "
+                               "collect it again")
+        if expect_env is not None and self.env_id != expect_env:
+            self._file.close()
+            raise DatasetError(f"{self.path} was collected from {self.env_id!r}, not {expect_env!r}; "
+                               f"collect a dataset from {expect_env!r} or pass the matching env")
+
+    @property
+    def env_id(self) -> str:
+        return self.meta["env_id"]
+
+    @property
+    def factor_names(self) -> list[str]:
+        return list(self.meta["factor_names"])
+
+    @property
+    def frame_shape(self) -> tuple[int, int, int]:
+        return tuple(self.frames.shape[1:])
+
+    def __len__(self) -> int:
+        return len(self.frames)
+
+    def load(self) -> tuple[np.ndarray, np.ndarray]:
+        """All frames (uint8) and factors (int64) in memory."""
+        return self.frames[:], self.factors[:]
+
+    def iter_batches(self, batch_size: int, shuffle: bool = False,
+                     rng: np.random.Generator | None = None) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+        """``(frames, factors)`` batches. Shuffling permutes whole chunks, then frames within a window
+        of chunks, so each read stays contiguous on disk."""
+        n = len(self)
+        if not shuffle:
+            for start in range(0, n, batch_size):
+                yield self.frames[start:start + batch_size], self.factors[start:start + batch_size]
+            return
+        rng = rng or np.random.default_rng()
+        chunk = self.frames.chunks[0] if self.frames.chunks else CHUNK
+        starts = rng.permutation(np.arange(0, n, chunk))
+        window = max(1, 4 * batch_size // chunk)
+        for w in range(0, len(starts), window):
+            spans = [(s, min(s + chunk, n)) for s in starts[w:w + window]]
+            frames = np.concatenate([self.frames[a:b] for a, b in spans])
+            factors = np.concatenate([self.factors[a:b] for a, b in spans])
+            order = rng.permutation(len(frames))
+            for start in range(0, len(order), batch_size):
+                idx = order[start:start + batch_size]
+                yield frames[idx], factors[idx]
+
+    def close(self) -> None:
+        self._file.close()
+
+    def __enter__(self) -> "FrameDataset":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+
+def _decode(value):
+    if isinstance(value, bytes):
+        value = value.decode()
+    if isinstance(value, str) and value[:1] in "[{":
+        try:
+            return json.loads(value)
+        except json.JSONDecodeError:
+            return value
+    if isinstance(value, np.generic):
+        return value.item()
+    return value

@@ -1,0 +1,1 @@
+"""Evaluation: disentanglement metrics, zero-shot transfer, statistics."""
