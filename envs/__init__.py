@@ -9,4 +9,7 @@ from envs.registry import (available, make_factor_space, register_env, register_
 __all__ = ["Domain", "Factor", "FactorSpace", "available", "make_factor_space", "register_env",
            "register_ground_truth"]
 
+register_env("darla/Room-v0", "envs.room:RoomEnv",
+             "first-person seek-avoid room (hat +1, lolly -1); colour domains source/target/ood")
+
 import envs.datasets  # noqa: E402,F401  (registers procedural datasets)

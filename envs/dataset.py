@@ -76,6 +76,9 @@ class DatasetWriter:
             raise RuntimeError(f"only {self.written} of {self.num_frames} frames written; no file kept")
         self._file.attrs["complete"] = True
         self._file.close()
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(self._tmp, 0o666 & ~umask)  # mkstemp creates 0600; give the file normal permissions
         os.replace(self._tmp, self.path)
         return self.path
 

@@ -1,0 +1,22 @@
+"""``darla collect``: frames with ground-truth factors from one domain, to an HDF5 file."""
+
+
+def register(subparsers) -> None:
+    p = subparsers.add_parser("collect", help="collect frames and ground-truth factors to an HDF5 file",
+                              description="Run a uniform random policy in ENV_ID's domain (or sample a "
+                                          "procedural dataset) and write frames, factors and metadata.")
+    p.add_argument("env_id", help="a registered environment or dataset (see `darla envs`)")
+    p.add_argument("--domain", default="source", help="domain to collect from (default: source)")
+    p.add_argument("--frames", type=int, required=True, help="number of frames")
+    p.add_argument("--out", required=True, help="output .h5 file (written atomically)")
+    p.add_argument("--seed", type=int, default=0)
+    p.set_defaults(func=run)
+
+
+def run(args) -> None:
+    import envs
+    from envs.collect import collect
+
+    del envs  # imported for its registrations
+    path = collect(args.env_id, args.out, args.frames, domain=args.domain, seed=args.seed)
+    print(f"wrote {args.frames} frames of {args.env_id}:{args.domain} to {path}")
