@@ -18,7 +18,9 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 quickstart: $(STAMP)
-	$(BIN)/darla quickstart
+	mkdir -p runs/quickstart
+	$(BIN)/darla collect darla/Room-v0 --domain source --frames 20000 --out runs/quickstart/source.h5
+	$(BIN)/darla preview darla/Room-v0 --out runs/quickstart/domains.png
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -q
