@@ -17,6 +17,9 @@ COMMAND_MODULES = (
     "darla.commands.envs",
     "darla.commands.preview",
     "darla.commands.collect",
+    "darla.commands.see",
+    "darla.commands.methods",
+    "darla.commands.run",
 )
 
 

@@ -1,0 +1,210 @@
+"""Train, save and load agents: stable-baselines3 policies on latents, fine-tuned encoders or pixels.
+
+DARLA's comparison agents are *variants*, each selectable by name:
+
+| variant     | representation the policy sees                                        |
+|-------------|-----------------------------------------------------------------------|
+| `darla`     | frozen β-VAE-DAE latent means (env-side :class:`LatentObservations`)  |
+| `darla_ent` | frozen β = 1 VAE latent means (entangled vision)                       |
+| `darla_dae` | frozen DAE bottleneck                                                 |
+| `darla_ft`  | the β-VAE-DAE encoder, initialised from stage 1, fine-tuned by the RL loss |
+| `pixels`    | frames, SB3's CnnPolicy trained end to end                             |
+
+A saved agent is a folder: ``model.zip`` (SB3), ``agent.json`` (variant, algorithm, env, seed)
+and ``encoder.pt`` (a copy of the vision checkpoint it was trained with), so it can be evaluated
+later, on any domain, by its path alone.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Sequence
+
+import gymnasium
+import numpy as np
+import torch
+from stable_baselines3 import A2C, DQN, PPO, SAC
+from stable_baselines3.common.base_class import BaseAlgorithm
+from stable_baselines3.common.callbacks import BaseCallback
+from stable_baselines3.common.monitor import Monitor
+from stable_baselines3.common.torch_layers import BaseFeaturesExtractor
+from stable_baselines3.common.utils import set_random_seed
+from stable_baselines3.common.vec_env import DummyVecEnv, VecEnv, VecTransposeImage
+
+import envs
+import vision
+from agents.hyperparams import defaults_for
+from agents.latent import LatentObservations
+
+ALGORITHMS: dict[str, type[BaseAlgorithm]] = {"ppo": PPO, "a2c": A2C, "dqn": DQN, "sac": SAC}
+ENCODER_FILE, MODEL_FILE, SPEC_FILE = "encoder.pt", "model.zip", "agent.json"
+
+
+@dataclass(frozen=True)
+class Variant:
+    name: str
+    vision_method: str | None  # the stage-1 method whose checkpoint this variant needs
+    mode: str                   # "frozen" | "finetune" | "pixels"
+    description: str
+
+
+VARIANTS: dict[str, Variant] = {v.name: v for v in (
+    Variant("darla", "beta_vae_dae", "frozen", "frozen beta-VAE-DAE latent means (DARLA)"),
+    Variant("darla_ent", "vae", "frozen", "frozen beta=1 VAE latent means (entangled vision)"),
+    Variant("darla_dae", "dae", "frozen", "frozen DAE bottleneck"),
+    Variant("darla_ft", "beta_vae_dae", "finetune", "beta-VAE-DAE encoder fine-tuned by the RL loss"),
+    Variant("pixels", None, "pixels", "end-to-end CNN policy on frames"),
+)}
+
+
+def variant(name: str) -> Variant:
+    try:
+        return VARIANTS[name]
+    except KeyError:
+        raise KeyError(f"unknown agent variant {name!r}; known: {sorted(VARIANTS)}") from None
+
+
+class EncoderFeatures(BaseFeaturesExtractor):
+    """A stage-1 encoder as SB3 features extractor, trainable (``darla_ft``).
+
+    SB3 hands it float32 NCHW frames in [0, 1], the toolkit's model convention, so the encoder is
+    used exactly as in stage 1 and its latent means are the features."""
+
+    def __init__(self, observation_space: gymnasium.spaces.Box, checkpoint: str):
+        model = vision.load_model(checkpoint)
+        super().__init__(observation_space, features_dim=int(model.latent_dim))
+        self.model = model.train()
+        self.model.requires_grad_(True)
+
+    def forward(self, observations: torch.Tensor) -> torch.Tensor:
+        return self.model.representation(observations)
+
+
+def make_vec_env(env_id: str, domain: str, n_envs: int, seed: int, env_kwargs: dict | None = None) -> VecEnv:
+    """``n_envs`` copies of ``env_id``'s ``domain`` (Monitor-wrapped for episode stats), seeded."""
+    env_kwargs = dict(env_kwargs or {})
+    envs.registry.check_name(env_id)
+    venv = DummyVecEnv([lambda: Monitor(envs.registry.make_env(env_id, domain=domain, **env_kwargs))
+                        for _ in range(n_envs)])
+    venv.seed(seed)
+    return venv
+
+
+class TrainedAgent:
+    """A saved agent: its SB3 model, its (frozen) encoder, and how to build the envs it acts in."""
+
+    def __init__(self, spec: dict, model: BaseAlgorithm, encoder: vision.Encoder | None):
+        self.spec, self.model, self.encoder = spec, model, encoder
+        self.variant = variant(spec["variant"])
+
+    def make_env(self, domain: str, n_envs: int = 1, seed: int = 0) -> VecEnv:
+        """The env stack this agent acts through (latent wrapper or channel-first pixels)."""
+        venv = make_vec_env(self.spec["env_id"], domain, n_envs, seed, self.spec.get("env_kwargs"))
+        return wrap_for_variant(venv, self.variant, self.encoder)
+
+    def check_env(self, venv: VecEnv) -> None:
+        if venv.action_space != self.model.action_space:
+            raise ValueError(f"this agent acts in {self.model.action_space} but the env's action space is "
+                             f"{venv.action_space}; evaluate it on the env it was trained on "
+                             f"({self.spec['env_id']!r}) or one with the same actions")
+        if venv.observation_space != self.model.observation_space:
+            raise ValueError(f"this agent observes {self.model.observation_space} but the env gives "
+                             f"{venv.observation_space}")
+
+    def predict(self, observations: np.ndarray, deterministic: bool = True) -> np.ndarray:
+        return self.model.predict(observations, deterministic=deterministic)[0]
+
+
+def wrap_for_variant(venv: VecEnv, spec: Variant, encoder) -> VecEnv:
+    if spec.mode == "frozen":
+        return LatentObservations(venv, encoder)
+    return VecTransposeImage(venv)
+
+
+def train(variant_name: str, env_id: str, out_dir: str | os.PathLike, *, steps: int, seed: int = 0,
+          algo: str = "ppo", encoder_path: str | os.PathLike | None = None, hyperparams: dict | None = None,
+          env_kwargs: dict | None = None, tensorboard_dir: str | os.PathLike | None = None,
+          callbacks: Sequence[BaseCallback] = (), progress: bool = False, device: str = "cpu") -> Path:
+    """Train ``variant_name`` with ``algo`` on the *source* domain of ``env_id``; save it to ``out_dir``.
+
+    The folder appears only when training finished (written under a temporary name, then renamed)."""
+    spec = variant(variant_name)
+    if algo not in ALGORITHMS:
+        raise KeyError(f"unknown RL algorithm {algo!r}; known: {sorted(ALGORITHMS)}")
+    if spec.vision_method is not None and encoder_path is None:
+        raise ValueError(f"variant {variant_name!r} needs a {spec.vision_method} checkpoint (encoder_path); "
+                         f"train one with `darla see --method {spec.vision_method}`")
+    hp = defaults_for(algo, env_id, hyperparams)
+    n_envs = int(hp.pop("n_envs"))
+    set_random_seed(seed)
+    venv = make_vec_env(env_id, "source", n_envs, seed, env_kwargs)
+    encoder = vision.load_encoder(encoder_path) if spec.vision_method else None
+    if encoder is not None and encoder.method != spec.vision_method:
+        raise ValueError(f"variant {variant_name!r} expects a {spec.vision_method} checkpoint, got "
+                         f"{encoder.method!r} from {encoder_path}")
+    venv = wrap_for_variant(venv, spec, encoder)
+    policy = "MlpPolicy" if spec.mode == "frozen" else "CnnPolicy"
+    plain_policy_kwargs = _jsonable(hp.get("policy_kwargs", {}))
+    if spec.mode == "finetune":
+        hp["policy_kwargs"] = _finetune_policy_kwargs(plain_policy_kwargs, encoder_path)
+    model = ALGORITHMS[algo](policy, venv, seed=seed, device=device, verbose=0,
+                             tensorboard_log=str(tensorboard_dir) if tensorboard_dir else None, **hp)
+    model.learn(total_timesteps=steps, callback=list(callbacks), progress_bar=progress,
+                tb_log_name=variant_name)
+    venv.close()
+    record = {"variant": variant_name, "algo": algo, "env_id": env_id, "env_kwargs": dict(env_kwargs or {}),
+              "seed": seed, "steps": steps, "hyperparams": _jsonable(hyperparams or {}),
+              "policy_kwargs": plain_policy_kwargs,
+              "encoder": ENCODER_FILE if encoder_path else None, "darla_version": vision.checkpoint.toolkit_version()}
+    return _save_atomically(Path(out_dir), model, record, encoder_path)
+
+
+def load(path: str | os.PathLike, device: str = "cpu") -> TrainedAgent:
+    """A saved agent folder → :class:`TrainedAgent`, ready to act on any domain."""
+    path = Path(path)
+    spec_file = path / SPEC_FILE
+    if not spec_file.exists():
+        raise FileNotFoundError(f"no agent at {path} (missing {SPEC_FILE}); train one with `darla act`")
+    spec = json.loads(spec_file.read_text())
+    kind = variant(spec["variant"])
+    encoder_file = str(path / spec["encoder"]) if spec.get("encoder") else None
+    custom = {}
+    if kind.mode == "finetune":  # rebuild the extractor around this folder's copy of the encoder
+        custom["policy_kwargs"] = _finetune_policy_kwargs(spec["policy_kwargs"], encoder_file)
+    model = ALGORITHMS[spec["algo"]].load(path / MODEL_FILE, device=device, custom_objects=custom)
+    encoder = vision.load_encoder(encoder_file) if kind.mode == "frozen" else None
+    return TrainedAgent(spec, model, encoder)
+
+
+def _finetune_policy_kwargs(policy_kwargs: dict, encoder_path) -> dict:
+    # one encoder shared by actor and critic, as in the paper's A3C-style agents
+    return {"share_features_extractor": True, **policy_kwargs, "features_extractor_class": EncoderFeatures,
+            "features_extractor_kwargs": {"checkpoint": str(encoder_path)}}
+
+
+def _save_atomically(out: Path, model: BaseAlgorithm, record: dict, encoder_path) -> Path:
+    """Each file is written under a temporary name and renamed; ``agent.json`` comes last, so a
+    folder without it is an unfinished save that :func:`load` refuses."""
+    out.mkdir(parents=True, exist_ok=True)
+    (out / SPEC_FILE).unlink(missing_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=".saving.", dir=out))
+    try:
+        model.save(tmp / MODEL_FILE)
+        if encoder_path:
+            shutil.copyfile(encoder_path, tmp / ENCODER_FILE)
+        (tmp / SPEC_FILE).write_text(json.dumps(record, indent=2))
+        for name in (MODEL_FILE, ENCODER_FILE, SPEC_FILE):
+            if (tmp / name).exists():
+                os.replace(tmp / name, out / name)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return out
+
+
+def _jsonable(value: Any) -> Any:
+    return json.loads(json.dumps(value, default=str))

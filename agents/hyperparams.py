@@ -1,0 +1,50 @@
+"""Default RL hyperparameters per (algorithm, environment): the one place to read or change them.
+
+Keys are stable-baselines3 constructor arguments, plus ``n_envs`` (parallel envs) and ``policy_kwargs``.
+The ``"*"`` entry of an algorithm applies to every env; an env's entry updates it; the user's
+config overrides both (``agent.hyperparams.learning_rate=1e-4`` on the command line).
+"""
+
+from __future__ import annotations
+
+import copy
+
+DEFAULTS: dict[str, dict[str, dict]] = {
+    "ppo": {
+        "*": {"n_envs": 8, "n_steps": 128, "batch_size": 256, "n_epochs": 4, "learning_rate": 3e-4,
+              "gamma": 0.99, "gae_lambda": 0.95, "clip_range": 0.2, "ent_coef": 0.01,
+              "policy_kwargs": {"net_arch": [128, 128]}},
+        # 100-step episodes, 3 actions, sparse ±1 rewards: a short horizon and more exploration help.
+        "darla/Room-v0": {"gamma": 0.95, "ent_coef": 0.02},
+    },
+    "a2c": {
+        "*": {"n_envs": 8, "n_steps": 16, "learning_rate": 7e-4, "gamma": 0.99, "ent_coef": 0.01,
+              "policy_kwargs": {"net_arch": [128, 128]}},
+        "darla/Room-v0": {"gamma": 0.95, "ent_coef": 0.02},
+    },
+    "dqn": {
+        "*": {"n_envs": 1, "buffer_size": 50_000, "learning_starts": 1_000, "batch_size": 64,
+              "learning_rate": 1e-4, "gamma": 0.99, "train_freq": 4, "target_update_interval": 1_000,
+              "exploration_fraction": 0.2, "exploration_final_eps": 0.05,
+              "policy_kwargs": {"net_arch": [128, 128]}},
+        "darla/Room-v0": {"gamma": 0.95},
+    },
+    "sac": {
+        "*": {"n_envs": 1, "buffer_size": 100_000, "learning_starts": 1_000, "batch_size": 256,
+              "learning_rate": 3e-4, "gamma": 0.99, "policy_kwargs": {"net_arch": [256, 256]}},
+    },
+}
+
+
+def algorithms() -> list[str]:
+    return sorted(DEFAULTS)
+
+
+def defaults_for(algo: str, env_id: str, overrides: dict | None = None) -> dict:
+    """The merged hyperparameters for ``algo`` on ``env_id`` (a fresh dict the caller may modify)."""
+    if algo not in DEFAULTS:
+        raise KeyError(f"unknown RL algorithm {algo!r}; known: {algorithms()}")
+    merged = copy.deepcopy(DEFAULTS[algo]["*"])
+    merged.update(copy.deepcopy(DEFAULTS[algo].get(env_id, {})))
+    merged.update(copy.deepcopy(overrides or {}))
+    return merged

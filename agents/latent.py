@@ -1,0 +1,65 @@
+"""Observations as latent means: a vector-env wrapper around a frozen encoder.
+
+Encoding lives env-side (as stable-baselines3's maintainers recommend for frozen features): all
+envs' frames are encoded in one batch, no gradients, and the *same* wrapper with the same encoder is
+what zero-shot evaluation puts around a target-domain env, so source and target see one code path.
+"""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+import numpy as np
+from gymnasium import spaces
+from stable_baselines3.common.vec_env import VecEnv, VecEnvWrapper
+
+
+class Encoder(Protocol):
+    """What the agents need of a vision model (``vision.Encoder`` is one)."""
+
+    latent_dim: int
+    input_shape: tuple[int, int, int]
+
+    def encode(self, frames: np.ndarray) -> np.ndarray: ...
+
+
+class EncoderMismatchError(ValueError):
+    """An encoder that cannot read the env's frames (size or channel order)."""
+
+
+def check_frames_fit(observation_space: spaces.Space, encoder: Encoder) -> None:
+    """Fail with the fix when the env's frames are not what the encoder was trained on."""
+    shape = tuple(getattr(observation_space, "shape", ()) or ())
+    expected = tuple(encoder.input_shape)
+    if shape == expected and getattr(observation_space, "dtype", None) == np.uint8:
+        return
+    if len(shape) == 3 and shape == (expected[2], expected[0], expected[1]):
+        raise EncoderMismatchError(
+            f"the env emits channel-first frames {shape} but the encoder expects channel-last {expected}; "
+            "wrap the env with the latent encoder before any VecTransposeImage / channel-first wrapper")
+    raise EncoderMismatchError(
+        f"the env emits {getattr(observation_space, 'dtype', '?')} frames of shape {shape} but the encoder "
+        f"was trained on uint8 frames {expected}; make the env with the same size (e.g. size={expected[0]}) "
+        "or train the vision model on frames from this env")
+
+
+class LatentObservations(VecEnvWrapper):
+    """Replaces every env's uint8 frame with the encoder's latent means (float32 ``Box``)."""
+
+    def __init__(self, venv: VecEnv, encoder: Encoder):
+        check_frames_fit(venv.observation_space, encoder)
+        self.encoder = encoder
+        space = spaces.Box(-np.inf, np.inf, (encoder.latent_dim,), dtype=np.float32)
+        super().__init__(venv, observation_space=space)
+
+    def reset(self) -> np.ndarray:
+        return self.encoder.encode(self.venv.reset())
+
+    def step_wait(self):
+        frames, rewards, dones, infos = self.venv.step_wait()
+        finished = [i for i, info in enumerate(infos) if "terminal_observation" in info]
+        if finished:  # bootstrapping on truncation needs the last frame encoded too, in one batch
+            last = self.encoder.encode(np.stack([infos[i]["terminal_observation"] for i in finished]))
+            for i, code in zip(finished, last):
+                infos[i]["terminal_observation"] = code
+        return self.encoder.encode(frames), rewards, dones, infos

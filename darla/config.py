@@ -1,0 +1,187 @@
+"""The experiment config: one typed tree for collect → see → act → transfer, and its presets.
+
+Presets ship as JSON files in ``darla/presets/``; ``darla run NAME`` loads one (or a path to a JSON
+file of the same shape), command-line ``key=value`` overrides update it, and the resolved config
+is saved in the run directory. Vision hyperparameters are per method (``vision.methods.beta_vae_dae.beta``)
+and are type-checked by the method's own ``Config`` when its stage runs.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import agents.hyperparams
+
+VARIANT_NAMES = ("darla", "darla_ent", "darla_dae", "darla_ft", "pixels")
+
+
+@dataclass
+class CollectConfig:
+    """Stage 1 data: frames from the source domain under a uniform random policy."""
+    frames: int = 20_000
+    domain: str = "source"
+    seed: int = 0
+
+
+@dataclass
+class VisionConfig:
+    """Stage 1 models, one per method the variants need, shared by every RL seed."""
+    seed: int = 0
+    device: str = "cpu"
+    methods: dict[str, dict[str, Any]] = field(default_factory=dict)  # method -> hyperparameter overrides
+
+
+@dataclass
+class AgentConfig:
+    """Stage 2: the RL algorithm, its budget and overrides of ``agents.hyperparams`` defaults."""
+    algo: str = "ppo"
+    steps: int = 100_000
+    hyperparams: dict[str, Any] = field(default_factory=dict)
+    device: str = "cpu"
+    eval_every: int = 0          # periodic evaluation on every transfer domain (TensorBoard); 0 = off
+    eval_episodes: int = 8
+
+
+@dataclass
+class TransferConfig:
+    """Stage 3: zero-shot evaluation of the unchanged agents."""
+    domains: list[str] = field(default_factory=lambda: ["source", "target", "ood"])
+    episodes: int = 20
+    seed: int = 10_000
+
+
+@dataclass
+class MetricsConfig:
+    """Disentanglement scores of each vision model against the env's ground truth (empty: none)."""
+    names: list[str] = field(default_factory=list)
+    domain: str = "source"
+    seed: int = 0
+    settings: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class RunConfig:
+    name: str = "experiment"
+    env: str = "darla/Room-v0"
+    env_kwargs: dict[str, Any] = field(default_factory=dict)
+    variants: list[str] = field(default_factory=lambda: ["darla", "pixels"])
+    seeds: list[int] = field(default_factory=lambda: [0])
+    threads: int = 2
+    collect: CollectConfig = field(default_factory=CollectConfig)
+    vision: VisionConfig = field(default_factory=VisionConfig)
+    agent: AgentConfig = field(default_factory=AgentConfig)
+    transfer: TransferConfig = field(default_factory=TransferConfig)
+    metrics: MetricsConfig = field(default_factory=MetricsConfig)
+
+    def validate(self) -> "RunConfig":
+        unknown = [v for v in self.variants if v not in VARIANT_NAMES]
+        if unknown or not self.variants:
+            raise ValueError(f"unknown variant(s) {unknown or '(none given)'}; known: {list(VARIANT_NAMES)}")
+        if self.agent.algo not in agents.hyperparams.algorithms():
+            raise ValueError(f"unknown RL algorithm {self.agent.algo!r}; known: {agents.hyperparams.algorithms()}")
+        if not self.seeds or len(set(self.seeds)) != len(self.seeds):
+            raise ValueError(f"seeds must be a non-empty list of distinct integers, got {self.seeds}")
+        for key, value in (("collect.frames", self.collect.frames), ("agent.steps", self.agent.steps),
+                           ("transfer.episodes", self.transfer.episodes), ("threads", self.threads)):
+            if value < 1:
+                raise ValueError(f"{key} must be positive, got {value}")
+        if "source" not in self.transfer.domains:
+            raise ValueError("transfer.domains must include 'source' (target/source ratios need it)")
+        return self
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict) -> "RunConfig":
+        return _build(cls, data, "")
+
+
+def _build(cls, data: dict, prefix: str):
+    if not isinstance(data, dict):
+        raise ValueError(f"{prefix.rstrip('.') or 'config'} must be a mapping, got {data!r}")
+    known = {f.name: f for f in dataclasses.fields(cls)}
+    unknown = sorted(set(data) - set(known))
+    if unknown:
+        raise ValueError(f"unknown config key(s) {[prefix + k for k in unknown]}; "
+                         f"valid keys here: {[prefix + k for k in known]}")
+    kwargs = {}
+    for name, value in data.items():
+        default = getattr(cls(), name) if dataclasses.is_dataclass(cls) else None
+        if dataclasses.is_dataclass(default):
+            kwargs[name] = _build(type(default), value, f"{prefix}{name}.")
+        else:
+            kwargs[name] = value
+    return cls(**kwargs)
+
+
+def preset_names() -> list[str]:
+    return sorted(p.stem for p in resources.files("darla.presets").iterdir() if p.name.endswith(".json"))
+
+
+def load(name_or_path: str) -> RunConfig:
+    """A preset by name, or a JSON config file by path; an unknown name lists the presets."""
+    path = Path(name_or_path)
+    if path.suffix == ".json" and path.exists():
+        data = json.loads(path.read_text())
+    elif name_or_path in preset_names():
+        data = json.loads(resources.files("darla.presets").joinpath(f"{name_or_path}.json").read_text())
+    else:
+        raise KeyError(f"no preset or config file {name_or_path!r}; presets: {preset_names()} "
+                       "(or give the path of a .json config)")
+    data.setdefault("name", path.stem if path.suffix == ".json" else name_or_path)
+    return RunConfig.from_dict(data)
+
+
+def parse_value(text: str, current: Any = None) -> Any:
+    """A command-line value: JSON when it parses (``3``, ``1e-4``, ``true``, ``[0,1,2]``), a comma
+    list where the current value is a list (``variants=darla,pixels``), else the string itself."""
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError:
+        value = {"True": True, "False": False, "None": None}.get(text, text)
+    if isinstance(current, list) and not isinstance(value, list):
+        value = [parse_value(part) for part in str(text).split(",") if part]
+    if isinstance(current, bool) and not isinstance(value, bool):
+        raise ValueError(f"expected true or false, got {text!r}")
+    if isinstance(current, (int, float)) and not isinstance(current, bool):
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise ValueError(f"expected a number, got {text!r}")
+        value = float(value) if isinstance(current, float) else value
+    return value
+
+
+def apply_overrides(data: dict, overrides: list[str]) -> dict:
+    """``key.sub=value`` strings applied to a config mapping (a new one is returned).
+
+    Keys of typed sections must exist (the error lists the valid ones); under free-form mappings
+    (``env_kwargs``, ``vision.methods.<method>``, ``agent.hyperparams``) any key may be set."""
+    data = json.loads(json.dumps(data))
+    for item in overrides:
+        key, sep, text = item.partition("=")
+        if not sep or not key:
+            raise ValueError(f"override {item!r} is not key=value (e.g. agent.steps=50000)")
+        *parents, leaf = key.split(".")
+        node, free = data, False
+        for depth, part in enumerate(parents):
+            if not isinstance(node, dict) or (part not in node and not free):
+                raise ValueError(f"unknown config key {'.'.join(parents[:depth + 1])!r}; valid: {sorted(node)}")
+            free = free or part in FREE_FORM
+            node = node.setdefault(part, {})
+        if not isinstance(node, dict):
+            raise ValueError(f"{'.'.join(parents)} is not a section, cannot set {key!r}")
+        if leaf not in node and not (free or leaf in FREE_FORM):
+            raise ValueError(f"unknown config key {key!r}; valid: {sorted(node)}")
+        try:
+            node[leaf] = parse_value(text, node.get(leaf))
+        except ValueError as err:
+            raise ValueError(f"{key}: {err}") from None
+    return data
+
+
+FREE_FORM = ("env_kwargs", "methods", "hyperparams", "settings")

@@ -1,0 +1,227 @@
+"""The experiment: collect → see → act → transfer (→ metrics) → report, in one run directory.
+
+Layout of ``runs/<name>/``::
+
+    config.json                       the resolved config
+    collect/source.h5                 stage-1 frames with ground-truth factors
+    vision/<method>/checkpoint.pt     one vision model per method the variants need (+ PNGs, tb/)
+    agent/<variant>/seed<k>/          saved agents (model.zip, agent.json, encoder.pt)
+    transfer/<variant>/seed<k>/       per-domain episode returns of each agent
+    metrics/<method>/scores.json      disentanglement scores of each vision model
+    tb/                               TensorBoard events of the RL stages and metrics
+    report.md, transfer.{csv,json,md}, transfer.png
+
+Every stage is fingerprinted (:mod:`darla.stages`), so re-running skips what is finished.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+import torch
+
+import agents
+import envs
+import envs.collect
+import envs.dataset
+import vision
+from darla.config import RunConfig
+from darla.stages import Stages, write_json_atomic
+from eval import transfer
+
+DATASET = "source.h5"
+
+
+def vision_plan(config: RunConfig) -> list[str]:
+    """Vision methods to fit, in order: the DAE first, since β-VAE-DAE reuses it (and DARLA_DAE reads it)."""
+    needed = {agents.variant(v).vision_method for v in config.variants} - {None}
+    if "beta_vae_dae" in needed:
+        needed.add("dae")
+    order = ["dae", "vae", "beta_vae_dae"]
+    return sorted(needed, key=lambda m: (order.index(m) if m in order else len(order), m))
+
+
+def run(config: RunConfig, runs_dir: str | Path = "runs", force=(), log: Callable[[str], None] = print) -> Path:
+    """Run (or resume) the whole experiment; returns the run directory."""
+    config.validate()
+    run_dir = Path(runs_dir) / config.name
+    run_dir.mkdir(parents=True, exist_ok=True)
+    write_json_atomic(run_dir / "config.json", config.to_dict())
+    torch.set_num_threads(config.threads)
+    stages = Stages(run_dir, force, log)
+    start = time.time()
+
+    data_key = "collect"
+    stages.run(data_key, {"env": config.env, "env_kwargs": config.env_kwargs, **vars(config.collect)},
+               lambda folder: envs.collect.collect(config.env, folder / DATASET, config.collect.frames,
+                                                   domain=config.collect.domain, seed=config.collect.seed,
+                                                   progress=True, **config.env_kwargs))
+    checkpoints = {}
+    for method in vision_plan(config):
+        hp = {"seed": config.vision.seed, "device": config.vision.device, "threads": config.threads,
+              **config.vision.methods.get(method, {})}
+        inputs = [data_key]
+        if method == "beta_vae_dae" and "dae" in checkpoints:
+            hp["dae_checkpoint"] = str(checkpoints["dae"])
+            inputs.append("vision/dae")
+        key = f"vision/{method}"
+        folder = stages.run(key, {"method": method, **hp},
+                            lambda folder, m=method, h=hp: _fit_vision(folder, run_dir / data_key / DATASET, m, h),
+                            inputs)
+        checkpoints[method] = folder / "checkpoint.pt"
+        if config.metrics.names:
+            stages.run(f"metrics/{method}", vars(config.metrics),
+                       lambda folder, c=checkpoints[method]: _score(folder, config, c), [key])
+
+    for name in config.variants:
+        spec = agents.variant(name)
+        for seed in config.seeds:
+            agent_key = f"agent/{name}/seed{seed}"
+            inputs = [f"vision/{spec.vision_method}"] if spec.vision_method else []
+            settings = {"variant": name, "seed": seed, "env": config.env, "env_kwargs": config.env_kwargs,
+                        **vars(config.agent)}
+            agent_dir = stages.run(agent_key, settings,
+                                   lambda folder, n=name, s=seed: _train_agent(folder, config, n, s, checkpoints,
+                                                                               run_dir),
+                                   inputs)
+            stages.run(f"transfer/{name}/seed{seed}", vars(config.transfer),
+                       lambda folder, a=agent_dir: _evaluate(folder, config, a), [agent_key])
+
+    rows = collect_rows(run_dir, config)
+    files = transfer.write_results(rows, run_dir)
+    scores = {m: json.loads((run_dir / "metrics" / m / "scores.json").read_text())
+              for m in checkpoints if (run_dir / "metrics" / m / "scores.json").exists()}
+    _plot(transfer.summarize(rows), run_dir / "transfer.png")
+    report = _report(config, files["md"].read_text(), scores, time.time() - start, stages)
+    (run_dir / "report.md").write_text(report)
+    log(f"\n{files['md'].read_text()}")
+    log(f"report: {run_dir / 'report.md'}")
+    return run_dir
+
+
+# -- stage bodies ---------------------------------------------------------------------------------
+def _fit_vision(folder: Path, dataset: Path, method: str, hp: dict) -> None:
+    with envs.dataset.FrameDataset(dataset) as ds:
+        frames = ds.frames[:]
+    vision.fit(frames, method=method, out_dir=folder, **hp)
+
+
+def _train_agent(folder: Path, config: RunConfig, name: str, seed: int, checkpoints: dict, run_dir: Path) -> None:
+    spec = agents.variant(name)
+    callbacks = []
+    if config.agent.eval_every:
+        callbacks.append(_periodic_transfer_callback(config, spec))
+    agents.train(name, config.env, folder, steps=config.agent.steps, seed=seed, algo=config.agent.algo,
+                 encoder_path=checkpoints.get(spec.vision_method), hyperparams=config.agent.hyperparams,
+                 env_kwargs=config.env_kwargs, tensorboard_dir=run_dir / "tb" / "agents" / f"{name}_seed{seed}",
+                 callbacks=callbacks, progress=True, device=config.agent.device)
+
+
+def _evaluate(folder: Path, config: RunConfig, agent_dir: Path) -> None:
+    agent = agents.load(agent_dir, device=config.agent.device)
+    returns = transfer.evaluate(agent, config.transfer.domains, config.transfer.episodes, config.transfer.seed)
+    write_json_atomic(folder / "returns.json", returns)
+
+
+def _score(folder: Path, config: RunConfig, checkpoint: Path) -> None:
+    from eval import metrics
+
+    space = envs.make_factor_space(config.env, **config.env_kwargs)
+    scores = metrics.evaluate(space, vision.load_encoder(checkpoint), config.metrics.names, config.metrics.seed,
+                              domain=config.metrics.domain, **config.metrics.settings)
+    write_json_atomic(folder / "scores.json", scores)
+    from torch.utils.tensorboard import SummaryWriter
+
+    with SummaryWriter(str(folder.parent.parent / "tb" / "metrics" / folder.name)) as writer:
+        for metric, values in scores.items():
+            for key, value in values.items():
+                if isinstance(value, (int, float)):
+                    writer.add_scalar(f"metrics/{metric}/{key}", value, 0)
+
+
+def _periodic_transfer_callback(config: RunConfig, spec):
+    """Evaluates the learning policy on every transfer domain every ``agent.eval_every`` steps
+    (DMControl-GB's train-on-source, watch-the-target protocol) and logs ``transfer/<domain>``."""
+    from stable_baselines3.common.callbacks import BaseCallback
+
+    class TransferEval(BaseCallback):
+        def _on_step(self) -> bool:
+            if self.n_calls % max(1, config.agent.eval_every // self.training_env.num_envs):
+                return True
+            encoder = getattr(self.training_env, "encoder", None)
+            for domain in config.transfer.domains:
+                venv = agents.make_vec_env(config.env, domain, min(8, config.agent.eval_episodes),
+                                           config.transfer.seed, config.env_kwargs)
+                venv = agents.agent.wrap_for_variant(venv, spec, encoder)
+                returns = transfer.run_episodes(venv, lambda o, d: self.model.predict(o, deterministic=d)[0],
+                                                config.agent.eval_episodes)
+                venv.close()
+                self.logger.record(f"transfer/{domain}", float(np.mean(returns)))
+            return True
+
+    return TransferEval()
+
+
+# -- results --------------------------------------------------------------------------------------
+def collect_rows(run_dir: Path, config: RunConfig) -> list[dict]:
+    rows = []
+    for name in config.variants:
+        for seed in config.seeds:
+            path = run_dir / "transfer" / name / f"seed{seed}" / "returns.json"
+            rows += transfer.records(name, seed, json.loads(path.read_text()))
+    return rows
+
+
+def _plot(summary: list[dict], path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    variants = sorted({s["variant"] for s in summary})
+    domains = [d for d in ("source", "target", "ood") if any(s["domain"] == d for s in summary)]
+    width = 0.8 / max(1, len(domains))
+    fig, ax = plt.subplots(figsize=(1.6 + 1.4 * len(variants), 3.2))
+    for j, domain in enumerate(domains):
+        rows = {s["variant"]: s for s in summary if s["domain"] == domain}
+        means = [rows[v]["mean"] if v in rows else np.nan for v in variants]
+        stds = [rows[v]["std"] if v in rows else 0 for v in variants]
+        ax.bar(np.arange(len(variants)) + j * width, means, width, yerr=stds, label=domain, capsize=3)
+    ax.set_xticks(np.arange(len(variants)) + width * (len(domains) - 1) / 2, variants)
+    ax.set_ylabel("episode return")
+    ax.axhline(0, color="black", linewidth=0.5)
+    ax.legend(frameon=False)
+    fig.tight_layout()
+    tmp = path.with_name(".transfer.tmp.png")
+    fig.savefig(tmp, dpi=120)
+    plt.close(fig)
+    tmp.replace(path)
+
+
+def _report(config: RunConfig, table: str, scores: dict, seconds: float, stages: Stages) -> str:
+    lines = [f"# {config.name}", "",
+             f"{config.env}: variants {', '.join(config.variants)}; seeds {config.seeds}; "
+             f"{config.agent.algo} for {config.agent.steps:,} steps; {config.transfer.episodes} evaluation "
+             f"episodes per domain. This invocation took {seconds:.0f} s ({len(stages.ran)} stages ran, "
+             f"{len(stages.skipped)} reused).", "", "## Zero-shot transfer", "", table,
+             "Mean ± std over seeds of each seed's mean episode return; IQM over all episodes with a 95% "
+             "bootstrap CI stratified by seed; `vs source` = mean on the domain / mean on source.", "",
+             "![returns](transfer.png)", ""]
+    if scores:
+        names = sorted({k for s in scores.values() for metric in s.values() for k in metric
+                        if isinstance(metric, dict)})
+        lines += ["## Disentanglement of the vision models", "",
+                  "| method | " + " | ".join(names) + " |", "|---|" + "---|" * len(names)]
+        for method, by_metric in scores.items():
+            flat = {k: v for metric in by_metric.values() if isinstance(metric, dict) for k, v in metric.items()}
+            lines.append(f"| {method} | " + " | ".join(_fmt(flat.get(k)) for k in names) + " |")
+        lines.append("")
+    return "\n".join(lines)
+
+
+def _fmt(value) -> str:
+    return f"{value:.3f}" if isinstance(value, (int, float)) else ""

@@ -1,0 +1,120 @@
+"""Zero-shot transfer evaluation: run a trained policy, unchanged, for K episodes on each domain.
+
+The policy is duck-typed (``agents.TrainedAgent`` is one): ``make_env(domain, n_envs, seed)`` builds
+the env stack it acts through (for frozen-encoder agents, the same latent wrapper and encoder as in
+training), ``check_env(venv)`` rejects an env it cannot act in, ``predict(obs, deterministic)``
+returns actions. Evaluation seeds are fixed, so the same agent and seed give the same returns.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+from collections import defaultdict
+from pathlib import Path
+from typing import Iterable, Protocol, Sequence
+
+import numpy as np
+
+from eval.stats import iqm, stratified_bootstrap_ci
+
+FIELDS = ("variant", "seed", "domain", "episode", "return")
+
+
+class Policy(Protocol):
+    def make_env(self, domain: str, n_envs: int = 1, seed: int = 0): ...
+    def check_env(self, venv) -> None: ...
+    def predict(self, observations: np.ndarray, deterministic: bool = True) -> np.ndarray: ...
+
+
+def run_episodes(venv, predict, episodes: int, deterministic: bool = True) -> list[float]:
+    """Returns of ``episodes`` complete episodes, each env running its fair share (as SB3's
+    ``evaluate_policy`` does, so short episodes do not crowd out long ones)."""
+    n = venv.num_envs
+    targets = np.array([(episodes + i) // n for i in range(n)])
+    counts = np.zeros(n, dtype=int)
+    running = np.zeros(n)
+    returns: list[list[float]] = [[] for _ in range(n)]
+    obs = venv.reset()
+    while (counts < targets).any():
+        obs, rewards, dones, _ = venv.step(predict(obs, deterministic))
+        running += rewards
+        for i in np.flatnonzero(dones):
+            if counts[i] < targets[i]:
+                returns[i].append(float(running[i]))
+                counts[i] += 1
+            running[i] = 0.0
+    return [r for env_returns in returns for r in env_returns]
+
+
+def evaluate(policy: Policy, domains: Sequence[str], episodes: int = 20, seed: int = 10_000,
+             n_envs: int = 8, deterministic: bool = True) -> dict[str, list[float]]:
+    """Per-domain episode returns of ``policy``. Evaluation seeds default far from training seeds."""
+    results = {}
+    for domain in domains:
+        venv = policy.make_env(domain, n_envs=min(n_envs, episodes), seed=seed)
+        try:
+            policy.check_env(venv)
+            results[domain] = run_episodes(venv, policy.predict, episodes, deterministic)
+        finally:
+            venv.close()
+    return results
+
+
+def records(variant: str, seed: int, returns: dict[str, list[float]]) -> list[dict]:
+    """Tidy rows (variant, seed, domain, episode, return) for one evaluated agent."""
+    return [{"variant": variant, "seed": seed, "domain": domain, "episode": i, "return": r}
+            for domain, values in returns.items() for i, r in enumerate(values)]
+
+
+def summarize(rows: Iterable[dict], n_boot: int = 2000) -> list[dict]:
+    """One row per (variant, domain): mean ± std over seeds of per-seed mean returns, IQM of all
+    episodes with a 95% bootstrap CI stratified by seed, and the ratio to the variant's source mean."""
+    grouped: dict[tuple[str, str], dict[int, list[float]]] = defaultdict(lambda: defaultdict(list))
+    for row in rows:
+        grouped[(row["variant"], row["domain"])][row["seed"]].append(row["return"])
+    summary = []
+    for (variant, domain), by_seed in grouped.items():
+        seed_means = np.array([np.mean(v) for v in by_seed.values()])
+        strata = [np.array(v) for v in by_seed.values()]
+        low, high = stratified_bootstrap_ci(strata, iqm, n_boot=n_boot, rng=np.random.default_rng(0))
+        summary.append({"variant": variant, "domain": domain, "seeds": len(by_seed),
+                        "episodes": int(sum(len(v) for v in strata)), "mean": float(seed_means.mean()),
+                        "std": float(seed_means.std(ddof=1)) if len(seed_means) > 1 else 0.0,
+                        "iqm": iqm(np.concatenate(strata)), "iqm_ci_low": low, "iqm_ci_high": high})
+    source = {s["variant"]: s["mean"] for s in summary if s["domain"] == "source"}
+    for s in summary:
+        base = source.get(s["variant"])
+        s["vs_source"] = s["mean"] / base if base not in (None, 0.0) else None
+    order = {"source": 0, "target": 1, "ood": 2}
+    return sorted(summary, key=lambda s: (s["variant"], order.get(s["domain"], 9), s["domain"]))
+
+
+def markdown_table(summary: Sequence[dict]) -> str:
+    lines = ["| variant | domain | seeds | return (mean ± std over seeds) | IQM [95% CI] | vs source |",
+             "|---|---|---|---|---|---|"]
+    for s in summary:
+        ratio = "" if s["vs_source"] is None else f"{s['vs_source']:.0%}"
+        lines.append(f"| {s['variant']} | {s['domain']} | {s['seeds']} | {s['mean']:.2f} ± {s['std']:.2f} | "
+                     f"{s['iqm']:.2f} [{s['iqm_ci_low']:.2f}, {s['iqm_ci_high']:.2f}] | {ratio} |")
+    return "\n".join(lines) + "\n"
+
+
+def write_results(rows: Sequence[dict], out_dir: str | os.PathLike) -> dict[str, Path]:
+    """transfer.json (per episode + summary), transfer.csv (tidy) and transfer.md, written atomically."""
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    summary = summarize(rows)
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=FIELDS)
+    writer.writeheader()
+    writer.writerows(rows)
+    files = {"json": out / "transfer.json", "csv": out / "transfer.csv", "md": out / "transfer.md"}
+    for kind, text in (("json", json.dumps({"episodes": list(rows), "summary": summary}, indent=1)),
+                       ("csv", buffer.getvalue()), ("md", markdown_table(summary))):
+        tmp = files[kind].with_name(files[kind].name + ".tmp")
+        tmp.write_text(text)
+        os.replace(tmp, files[kind])
+    return files

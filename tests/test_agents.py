@@ -1,0 +1,145 @@
+"""Agents over frozen latents: the vec-env wrapper, save/load, deterministic evaluation, bad input."""
+
+import numpy as np
+import pytest
+import torch
+
+import agents
+import vision
+from agents.latent import EncoderMismatchError, LatentObservations
+from envs.collect import collect
+from envs.dataset import FrameDataset
+from eval import transfer
+
+
+class MeanColours:
+    """A tiny deterministic encoder: mean RGB of each quarter of the frame (12 numbers)."""
+
+    latent_dim = 12
+
+    def __init__(self, size=64):
+        self.input_shape = (size, size, 3)
+        self.calls = 0
+
+    def encode(self, frames):
+        self.calls += 1
+        n, h, w, _ = frames.shape
+        quads = frames.reshape(n, 2, h // 2, 2, w // 2, 3).mean(axis=(2, 4))
+        return (quads.reshape(n, 12) / 255).astype(np.float32)
+
+
+def test_wrapper_encodings_equal_encoder_on_the_same_frames():
+    encoder = MeanColours()
+    raw = agents.make_vec_env("darla/Room-v0", "source", 4, seed=3)
+    wrapped = LatentObservations(agents.make_vec_env("darla/Room-v0", "source", 4, seed=3), encoder)
+    np.testing.assert_array_equal(wrapped.reset(), encoder.encode(raw.reset()))
+    rng = np.random.default_rng(0)
+    for _ in range(120):  # crosses an episode end (100 steps): terminal observations too
+        actions = rng.integers(3, size=4)
+        frames, r1, d1, i1 = raw.step(actions)
+        codes, r2, d2, i2 = wrapped.step(actions)
+        np.testing.assert_array_equal(codes, encoder.encode(frames))
+        np.testing.assert_array_equal(r1, r2)
+        for a, b in zip(i1, i2):
+            if "terminal_observation" in a:
+                np.testing.assert_array_equal(b["terminal_observation"], encoder.encode(a["terminal_observation"][None])[0])
+    assert wrapped.observation_space.shape == (12,) and wrapped.observation_space.dtype == np.float32
+
+
+def test_wrapper_encodes_all_envs_in_one_batch():
+    encoder = MeanColours()
+    wrapped = LatentObservations(agents.make_vec_env("darla/Room-v0", "source", 8, seed=0), encoder)
+    wrapped.reset()
+    before = encoder.calls
+    wrapped.step(np.zeros(8, dtype=int))
+    assert encoder.calls - before == 1
+
+
+def test_encoder_that_does_not_fit_the_env_is_rejected():
+    with pytest.raises(EncoderMismatchError, match=r"shape \(32, 32, 3\).*\(64, 64, 3\).*size=64"):
+        LatentObservations(agents.make_vec_env("darla/Room-v0", "source", 1, 0, {"size": 32}), MeanColours(64))
+    from stable_baselines3.common.vec_env import VecTransposeImage
+
+    channel_first = VecTransposeImage(agents.make_vec_env("darla/Room-v0", "source", 1, 0))
+    with pytest.raises(EncoderMismatchError, match="channel-first.*before any VecTransposeImage"):
+        LatentObservations(channel_first, MeanColours(64))
+
+
+@pytest.fixture(scope="module")
+def frames(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("frames")
+    collect("darla/Room-v0", folder / "frames.h5", 128, progress=False)
+    with FrameDataset(folder / "frames.h5") as ds:
+        return ds.frames[:]
+
+
+def tiny_fit(frames, method, out, **extra):
+    return vision.fit(frames, method=method, out_dir=out, steps=3, batch_size=16, progress=False,
+                      tensorboard=False, **extra)
+
+
+@pytest.fixture(scope="module")
+def vae_checkpoint(tmp_path_factory, frames):
+    return tiny_fit(frames, "vae", tmp_path_factory.mktemp("vision") / "vae")
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory, vae_checkpoint):
+    out = tmp_path_factory.mktemp("agent") / "darla_ent"
+    return agents.train("darla_ent", "darla/Room-v0", out, steps=256, seed=0, encoder_path=vae_checkpoint,
+                        hyperparams={"n_steps": 32})
+
+
+def test_saved_agent_reloads_and_acts_identically(trained):
+    first, second = agents.load(trained), agents.load(trained)
+    venv = first.make_env("target", n_envs=2, seed=5)
+    obs = venv.reset()
+    for _ in range(30):
+        a, b = first.predict(obs), second.predict(obs)
+        np.testing.assert_array_equal(a, b)
+        obs = venv.step(a)[0]
+    probs = [agent.model.policy.get_distribution(torch.as_tensor(obs)).distribution.probs for agent in (first, second)]
+    torch.testing.assert_close(probs[0], probs[1])
+    assert (trained / "encoder.pt").exists(), "the agent folder carries its own copy of the encoder"
+
+
+def test_evaluation_with_the_same_seed_gives_the_same_returns(trained):
+    agent = agents.load(trained)
+    a = transfer.evaluate(agent, ["source", "target"], episodes=3, seed=11, n_envs=2)
+    b = transfer.evaluate(agents.load(trained), ["source", "target"], episodes=3, seed=11, n_envs=2)
+    assert a == b and [len(v) for v in a.values()] == [3, 3]
+
+
+def test_agent_on_an_env_with_other_actions_is_rejected(trained):
+    import gymnasium
+    from stable_baselines3.common.vec_env import DummyVecEnv
+
+    agent = agents.load(trained)
+    mismatched = DummyVecEnv([lambda: gymnasium.make("CartPole-v1")])
+    with pytest.raises(ValueError, match="acts in Discrete\\(3\\).*Discrete\\(2\\)"):
+        agent.check_env(mismatched)
+
+
+def test_unknown_names_and_missing_inputs_fail_clearly(tmp_path, vae_checkpoint):
+    with pytest.raises(KeyError, match="unknown agent variant 'darla_x'.*darla_dae"):
+        agents.train("darla_x", "darla/Room-v0", tmp_path / "a", steps=10)
+    with pytest.raises(KeyError, match="unknown RL algorithm 'trpo'.*ppo"):
+        agents.train("pixels", "darla/Room-v0", tmp_path / "a", steps=10, algo="trpo")
+    with pytest.raises(ValueError, match="needs a beta_vae_dae checkpoint"):
+        agents.train("darla", "darla/Room-v0", tmp_path / "a", steps=10)
+    with pytest.raises(ValueError, match="expects a beta_vae_dae checkpoint, got 'vae'"):
+        agents.train("darla", "darla/Room-v0", tmp_path / "a", steps=10, encoder_path=vae_checkpoint)
+    with pytest.raises(FileNotFoundError, match="no agent at"):
+        agents.load(tmp_path / "nothing")
+
+
+def test_finetuned_encoder_changes_while_its_saved_copy_does_not(tmp_path, frames):
+    checkpoint = tiny_fit(frames, "beta_vae_dae", tmp_path / "bvd", **{"dae.steps": 2})
+    out = agents.train("darla_ft", "darla/Room-v0", tmp_path / "ft", steps=128, seed=0,
+                       encoder_path=checkpoint, hyperparams={"n_steps": 16, "batch_size": 64})
+    agent = agents.load(out)
+    tuned = agent.model.policy.features_extractor.model.state_dict()
+    original = vision.load_model(checkpoint).state_dict()
+    changed = [k for k in original if not torch.equal(original[k], tuned[k])]
+    assert changed, "the RL loss fine-tunes the encoder"
+    assert all(torch.equal(v, original[k]) for k, v in vision.load_model(out / "encoder.pt").state_dict().items())

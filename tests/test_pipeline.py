@@ -1,0 +1,149 @@
+"""The experiment pipeline: stage caching and resume, config handling, and a tiny end-to-end run."""
+
+import csv
+import json
+
+import pytest
+
+from darla import config as config_module
+from darla.cli import main
+from darla.pipeline import run, vision_plan
+from darla.stages import Stages
+
+# -- stages ---------------------------------------------------------------------------------------
+
+
+def counting_work(calls, key):
+    def work(folder):
+        calls.append(key)
+        (folder / "out.txt").write_text(key)
+    return work
+
+
+def test_finished_stages_are_skipped_and_rerun_after_a_change(tmp_path):
+    calls = []
+    stages = Stages(tmp_path, log=lambda line: None)
+    stages.run("a", {"x": 1}, counting_work(calls, "a"))
+    stages.run("b", {"y": 1}, counting_work(calls, "b"), inputs=["a"])
+    again = Stages(tmp_path, log=lambda line: None)
+    again.run("a", {"x": 1}, counting_work(calls, "a"))
+    again.run("b", {"y": 1}, counting_work(calls, "b"), inputs=["a"])
+    assert calls == ["a", "b"] and again.skipped == ["a", "b"]
+    changed = Stages(tmp_path, log=lambda line: None)
+    changed.run("a", {"x": 2}, counting_work(calls, "a"))
+    changed.run("b", {"y": 1}, counting_work(calls, "b"), inputs=["a"])
+    assert calls == ["a", "b", "a", "b"], "a changed setting re-runs the stage and what reads it"
+    assert (tmp_path / "a.old-1" / "out.txt").exists(), "previous results are moved aside, not deleted"
+
+
+def test_force_redoes_a_stage_prefix_and_its_dependents(tmp_path):
+    calls = []
+    first = Stages(tmp_path, log=lambda line: None)
+    for key in ("vision/dae", "vision/vae"):
+        first.run(key, {}, counting_work(calls, key))
+    first.run("agent", {}, counting_work(calls, "agent"), inputs=["vision/vae"])
+    forced = Stages(tmp_path, force=["vision"], log=lambda line: None)
+    for key in ("vision/dae", "vision/vae"):
+        forced.run(key, {}, counting_work(calls, key))
+    forced.run("agent", {}, counting_work(calls, "agent"), inputs=["vision/vae"])
+    assert calls == ["vision/dae", "vision/vae", "agent"] * 2
+
+
+def test_an_interrupted_stage_resumes_in_place_and_finished_ones_are_kept(tmp_path):
+    lines = []
+    stages = Stages(tmp_path, log=lines.append)
+    stages.run("done", {}, counting_work([], "done"))
+
+    def crash(folder):
+        (folder / "partial.ckpt").write_text("step 500")
+        raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        stages.run("train", {"steps": 1000}, crash)
+    seen = []
+    resumed = Stages(tmp_path, log=lines.append)
+    resumed.run("done", {}, counting_work([], "done"))
+    resumed.run("train", {"steps": 1000}, lambda folder: seen.append((folder / "partial.ckpt").read_text()))
+    assert seen == ["step 500"], "the unfinished stage finds its own partial work"
+    assert resumed.skipped == ["done"] and any(line.startswith("[resume] train") for line in lines)
+
+
+# -- config ---------------------------------------------------------------------------------------
+
+
+def test_presets_load_and_unknown_ones_are_listed():
+    assert {"quickstart", "room"} <= set(config_module.preset_names())
+    room = config_module.load("room").validate()
+    assert set(room.variants) == {"darla", "darla_ent", "darla_dae", "darla_ft", "pixels"} and len(room.seeds) >= 3
+    with pytest.raises(KeyError, match="no preset or config file 'quickstrat'.*quickstart.*room"):
+        config_module.load("quickstrat")
+
+
+def test_overrides_are_typed_and_checked():
+    data = config_module.load("quickstart").to_dict()
+    data = config_module.apply_overrides(data, ["agent.steps=5000", "seeds=0,1,2", "vision.methods.vae.beta=1.5",
+                                                "agent.hyperparams.learning_rate=1e-4", "env_kwargs.size=48"])
+    cfg = config_module.RunConfig.from_dict(data).validate()
+    assert cfg.agent.steps == 5000 and cfg.seeds == [0, 1, 2] and cfg.env_kwargs == {"size": 48}
+    assert cfg.vision.methods["vae"] == {"beta": 1.5} and cfg.agent.hyperparams == {"learning_rate": 1e-4}
+    with pytest.raises(ValueError, match="unknown config key 'agent.stepz'.*steps"):
+        config_module.apply_overrides(data, ["agent.stepz=1"])
+    with pytest.raises(ValueError, match="agent.steps: expected a number"):
+        config_module.apply_overrides(data, ["agent.steps=many"])
+    with pytest.raises(ValueError, match="unknown variant.*'darla_xl'.*darla_ent"):
+        config_module.RunConfig.from_dict({**data, "variants": ["darla_xl"]}).validate()
+    with pytest.raises(ValueError, match="unknown RL algorithm 'trpo'"):
+        config_module.RunConfig.from_dict(config_module.apply_overrides(data, ["agent.algo=trpo"])).validate()
+
+
+def test_vision_plan_trains_the_dae_before_the_models_that_use_it():
+    cfg = config_module.RunConfig(variants=["pixels", "darla", "darla_ent"])
+    assert vision_plan(cfg) == ["dae", "vae", "beta_vae_dae"]
+    assert vision_plan(config_module.RunConfig(variants=["pixels"])) == []
+
+
+# -- end to end -----------------------------------------------------------------------------------
+
+TINY = ["collect.frames=128", "agent.steps=128", "agent.hyperparams.n_steps=16", "agent.hyperparams.batch_size=64",
+        "transfer.episodes=2", "threads=1"] + [f"vision.methods.{m}.{k}" for m in ("dae", "vae", "beta_vae_dae")
+                                               for k in ("steps=3", "batch_size=16")]
+
+
+def tiny_config(**changes):
+    data = config_module.apply_overrides(config_module.load("room").to_dict(), TINY)
+    data.update(name="tiny", seeds=[0], **changes)
+    return config_module.RunConfig.from_dict(data)
+
+
+@pytest.mark.timeout(600)
+def test_every_variant_runs_end_to_end_and_a_rerun_reuses_everything(tmp_path):
+    lines = []
+    run_dir = run(tiny_config(), tmp_path, log=lines.append)
+    with open(run_dir / "transfer.csv") as f:
+        rows = list(csv.DictReader(f))
+    assert {r["variant"] for r in rows} == {"darla", "darla_ent", "darla_dae", "darla_ft", "pixels"}
+    assert len(rows) == 5 * 3 * 2 and {r["domain"] for r in rows} == {"source", "target", "ood"}
+    summary = json.loads((run_dir / "transfer.json").read_text())["summary"]
+    assert len(summary) == 15
+    report = (run_dir / "report.md").read_text()
+    assert "| darla_ft | target |" in report and (run_dir / "transfer.png").stat().st_size > 1000
+    assert json.loads((run_dir / "config.json").read_text())["agent"]["steps"] == 128
+    for method in ("dae", "vae", "beta_vae_dae"):
+        assert (run_dir / "vision" / method / "checkpoint.pt").exists()
+
+    lines.clear()
+    run(tiny_config(), tmp_path, log=lines.append)
+    assert not [line for line in lines if line.startswith("[run]")], "nothing re-runs"
+
+    lines.clear()
+    run(tiny_config(transfer={"domains": ["source", "target"], "episodes": 2, "seed": 3}), tmp_path, log=lines.append)
+    ran = [line.split()[1] for line in lines if line.startswith("[run]")]
+    assert ran and all(key.startswith("transfer/") for key in ran), "only the changed stage re-runs"
+
+
+def test_cli_run_reports_bad_input_without_a_traceback(tmp_path, capsys):
+    assert main(["run", "nope", "--runs-dir", str(tmp_path)]) == 1
+    assert "presets: ['quickstart', 'room'" in capsys.readouterr().err
+    assert main(["run", "quickstart", "variants=darla,oracle", "--runs-dir", str(tmp_path)]) == 1
+    assert "unknown variant(s) ['oracle']" in capsys.readouterr().err
+    assert list(tmp_path.iterdir()) == [], "bad input creates no run directory"
