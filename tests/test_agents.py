@@ -143,3 +143,17 @@ def test_finetuned_encoder_changes_while_its_saved_copy_does_not(tmp_path, frame
     changed = [k for k in original if not torch.equal(original[k], tuned[k])]
     assert changed, "the RL loss fine-tunes the encoder"
     assert all(torch.equal(v, original[k]) for k, v in vision.load_model(out / "encoder.pt").state_dict().items())
+
+
+def test_cli_act_then_transfer(tmp_path, vae_checkpoint, capsys):
+    from darla.cli import main
+
+    out = tmp_path / "agent"
+    assert main(["act", "--variant", "darla_ent", "--vision", str(vae_checkpoint), "--steps", "128",
+                 "--out", str(out), "n_steps=16", "batch_size=32"]) == 0
+    assert main(["transfer", str(out), "--episodes", "2", "--domains", "source,target", "--out", str(tmp_path)]) == 0
+    printed = capsys.readouterr().out
+    assert "| darla_ent | target | 1 |" in printed
+    assert (tmp_path / "transfer.csv").read_text().count("\n") == 1 + 2 * 2
+    assert main(["act", "--variant", "darla", "--steps", "10", "--out", str(tmp_path / "x")]) == 1
+    assert "needs a beta_vae_dae checkpoint" in capsys.readouterr().err

@@ -1,0 +1,34 @@
+"""``darla act``: train one agent (stage 2) on the source domain of an environment."""
+
+
+def register(subparsers) -> None:
+    p = subparsers.add_parser("act", help="train an agent on the source domain (one variant, one seed)")
+    p.add_argument("--variant", default="darla", help="darla, darla_ent, darla_dae, darla_ft or pixels")
+    p.add_argument("--vision", help="vision checkpoint the variant reads (not needed for pixels)")
+    p.add_argument("--env", default="darla/Room-v0", help="environment id (default darla/Room-v0)")
+    p.add_argument("--algo", default="ppo", help="ppo, a2c, dqn or sac (default ppo)")
+    p.add_argument("--steps", type=int, default=100_000, help="environment steps (default 100000)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--device", default="cpu", help="cpu, cuda or auto")
+    p.add_argument("--out", required=True, help="agent folder to write")
+    p.add_argument("hyperparams", nargs="*", metavar="key=value",
+                   help="overrides of the algorithm's defaults, e.g. learning_rate=1e-4 n_steps=256")
+    p.set_defaults(func=run)
+
+
+def run(args) -> None:
+    from pathlib import Path
+
+    import agents
+    from darla.config import parse_value
+
+    hyperparams = {}
+    for item in args.hyperparams:
+        key, sep, value = item.partition("=")
+        if not sep:
+            raise ValueError(f"hyperparameter {item!r} is not key=value (e.g. learning_rate=1e-4)")
+        hyperparams[key] = parse_value(value)
+    out = agents.train(args.variant, args.env, Path(args.out), steps=args.steps, seed=args.seed, algo=args.algo,
+                       encoder_path=args.vision, hyperparams=hyperparams, device=args.device,
+                       tensorboard_dir=Path(args.out) / "tb", progress=True)
+    print(f"saved {args.variant} agent to {out}")

@@ -1,0 +1,27 @@
+"""``darla transfer``: zero-shot evaluation of saved agents on each domain (stage 3)."""
+
+
+def register(subparsers) -> None:
+    p = subparsers.add_parser("transfer", help="evaluate saved agents, unchanged, on each domain")
+    p.add_argument("agents", nargs="+", help="agent folders written by `darla act` or `darla run`")
+    p.add_argument("--domains", default="source,target,ood", help="comma-separated (default source,target,ood)")
+    p.add_argument("--episodes", type=int, default=20, help="episodes per domain (default 20)")
+    p.add_argument("--seed", type=int, default=10_000, help="evaluation seed (default 10000)")
+    p.add_argument("--stochastic", action="store_true", help="sample actions instead of the greedy ones")
+    p.add_argument("--out", required=True, help="folder for transfer.json / .csv / .md")
+    p.set_defaults(func=run)
+
+
+def run(args) -> None:
+    import agents
+    from eval import transfer
+
+    domains = [d for d in args.domains.split(",") if d]
+    rows = []
+    for path in args.agents:
+        agent = agents.load(path)
+        returns = transfer.evaluate(agent, domains, args.episodes, args.seed, deterministic=not args.stochastic)
+        rows += transfer.records(agent.spec["variant"], agent.spec["seed"], returns)
+    files = transfer.write_results(rows, args.out)
+    print(files["md"].read_text())
+    print(f"wrote {', '.join(str(p) for p in files.values())}")
