@@ -19,7 +19,10 @@ COMMAND_MODULES = (
     "darla.commands.collect",
     "darla.commands.see",
     "darla.commands.methods",
+    "darla.commands.act",
+    "darla.commands.transfer",
     "darla.commands.run",
+    "darla.commands.metrics",
 )
 
 

@@ -37,7 +37,8 @@ class Metric:
         if unknown:
             raise TypeError(f"metric {self.name!r} has no setting(s) {unknown}; its settings are "
                             f"{sorted(self.defaults)}")
-        return self.fn(space, encoder, rng_or_seed, **settings)
+        from eval.metrics.utils import to_plain
+        return to_plain(self.fn(space, encoder, rng_or_seed, **settings))
 
 
 def register(name: str, *, paper: str, description: str, core: Callable | None = None,

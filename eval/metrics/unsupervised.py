@@ -16,6 +16,8 @@ pairwise mutual information is 0 (the reference divides by 0).
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import scipy.linalg
 
@@ -37,7 +39,9 @@ def gaussian_total_correlation(cov: np.ndarray) -> float:
 
 def gaussian_wasserstein_correlation(cov: np.ndarray) -> float:
     """Squared W2 distance between N(0, cov) and N(0, diag(cov))."""
-    sqrtm = scipy.linalg.sqrtm(cov * np.expand_dims(np.diag(cov), axis=1))
+    with warnings.catch_warnings():  # singular for constant codes; the square root is still exact there
+        warnings.simplefilter("ignore", scipy.linalg.LinAlgWarning)
+        sqrtm = scipy.linalg.sqrtm(cov * np.expand_dims(np.diag(cov), axis=1))
     return float(np.real(2 * np.trace(cov) - 2 * np.trace(sqrtm)))
 
 

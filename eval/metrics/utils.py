@@ -188,11 +188,12 @@ def generate_batch_factor_code(space, encode: Callable, num_points: int, random_
     """
     if num_points < 1:
         raise ValueError(f"num_points must be positive, got {num_points}")
+    columns = scored_factors(space)  # fail on an all-constant space before any work
     draws = [sample_factors(space, min(batch_size, num_points - i), random_state, domain)
              for i in range(0, num_points, batch_size)]
     factors = np.concatenate(draws)
     codes = encode_factors(space, encode, factors, encode_batch_size)
-    return codes, factors[:, scored_factors(space)]
+    return codes, factors[:, columns]
 
 
 # -- validation ------------------------------------------------------------------------------------
@@ -343,12 +344,15 @@ def as_float(value) -> float | int:
 
 
 def to_plain(scores: dict) -> dict:
+    """The same scores as plain Python numbers / lists, so results serialise to JSON as they are."""
     out = {}
     for key, value in scores.items():
         if isinstance(value, dict):
             out[key] = to_plain(value)
         elif isinstance(value, (list, tuple, np.ndarray)):
             out[key] = np.asarray(value).tolist()
+        elif isinstance(value, str):
+            out[key] = value
         else:
             out[key] = as_float(value)
     return out
