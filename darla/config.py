@@ -71,7 +71,8 @@ class RunConfig:
     env_kwargs: dict[str, Any] = field(default_factory=dict)
     variants: list[str] = field(default_factory=lambda: ["darla", "pixels"])
     seeds: list[int] = field(default_factory=lambda: [0])
-    threads: int = 2
+    threads: int = 2                 # torch threads of the main process
+    jobs: int = 1                    # (variant, seed) agents trained side by side, one thread each
     collect: CollectConfig = field(default_factory=CollectConfig)
     vision: VisionConfig = field(default_factory=VisionConfig)
     agent: AgentConfig = field(default_factory=AgentConfig)
@@ -87,7 +88,8 @@ class RunConfig:
         if not self.seeds or len(set(self.seeds)) != len(self.seeds):
             raise ValueError(f"seeds must be a non-empty list of distinct integers, got {self.seeds}")
         for key, value in (("collect.frames", self.collect.frames), ("agent.steps", self.agent.steps),
-                           ("transfer.episodes", self.transfer.episodes), ("threads", self.threads)):
+                           ("transfer.episodes", self.transfer.episodes), ("threads", self.threads),
+                           ("jobs", self.jobs)):
             if value < 1:
                 raise ValueError(f"{key} must be positive, got {value}")
         if "source" not in self.transfer.domains:

@@ -62,34 +62,28 @@ def run(config: RunConfig, runs_dir: str | Path = "runs", force=(), log: Callabl
                                                    progress=True, **config.env_kwargs))
     checkpoints = {}
     for method in vision_plan(config):
-        hp = {"seed": config.vision.seed, "device": config.vision.device, "threads": config.threads,
-              **config.vision.methods.get(method, {})}
+        hp = {"seed": config.vision.seed, **config.vision.methods.get(method, {})}
         inputs = [data_key]
         if method == "beta_vae_dae" and "dae" in checkpoints:
             hp["dae_checkpoint"] = str(checkpoints["dae"])
             inputs.append("vision/dae")
         key = f"vision/{method}"
+        # device and threads change where the numbers are computed, not what they mean: not fingerprinted
+        run_on = {"device": config.vision.device, "threads": config.threads}
         folder = stages.run(key, {"method": method, **hp},
-                            lambda folder, m=method, h=hp: _fit_vision(folder, run_dir / data_key / DATASET, m, h),
-                            inputs)
+                            lambda folder, m=method, h={**hp, **run_on}:
+                            _fit_vision(folder, run_dir / data_key / DATASET, m, h), inputs)
         checkpoints[method] = folder / "checkpoint.pt"
         if config.metrics.names:
             stages.run(f"metrics/{method}", vars(config.metrics),
                        lambda folder, c=checkpoints[method]: _score(folder, config, c), [key])
 
-    for name in config.variants:
-        spec = agents.variant(name)
-        for seed in config.seeds:
-            agent_key = f"agent/{name}/seed{seed}"
-            inputs = [f"vision/{spec.vision_method}"] if spec.vision_method else []
-            settings = {"variant": name, "seed": seed, "env": config.env, "env_kwargs": config.env_kwargs,
-                        **vars(config.agent)}
-            agent_dir = stages.run(agent_key, settings,
-                                   lambda folder, n=name, s=seed: _train_agent(folder, config, n, s, checkpoints,
-                                                                               run_dir),
-                                   inputs)
-            stages.run(f"transfer/{name}/seed{seed}", vars(config.transfer),
-                       lambda folder, a=agent_dir: _evaluate(folder, config, a), [agent_key])
+    jobs = [(name, seed) for name in config.variants for seed in config.seeds]
+    if config.jobs > 1 and len(jobs) > 1:
+        _run_parallel(config, run_dir, checkpoints, jobs, force, log, stages)
+    else:
+        for name, seed in jobs:
+            _act_and_transfer(stages, config, run_dir, checkpoints, name, seed)
 
     rows = collect_rows(run_dir, config)
     files = transfer.write_results(rows, run_dir)
@@ -103,6 +97,46 @@ def run(config: RunConfig, runs_dir: str | Path = "runs", force=(), log: Callabl
     return run_dir
 
 
+def _act_and_transfer(stages: Stages, config: RunConfig, run_dir: Path, checkpoints: dict, name: str,
+                      seed: int, progress: bool = True) -> None:
+    spec = agents.variant(name)
+    agent_key = f"agent/{name}/seed{seed}"
+    inputs = [f"vision/{spec.vision_method}"] if spec.vision_method else []
+    settings = {"variant": name, "seed": seed, "env": config.env, "env_kwargs": config.env_kwargs,
+                **{k: v for k, v in vars(config.agent).items() if k != "device"}}
+    agent_dir = stages.run(agent_key, settings,
+                           lambda folder: _train_agent(folder, config, name, seed, checkpoints, run_dir, progress),
+                           inputs)
+    stages.run(f"transfer/{name}/seed{seed}", vars(config.transfer),
+               lambda folder: _evaluate(folder, config, agent_dir), [agent_key])
+
+
+def _job(config_dict: dict, run_dir: str, checkpoints: dict, name: str, seed: int, force) -> tuple[list, list]:
+    """One (variant, seed) in a worker process: one torch thread, its own stage bookkeeping."""
+    torch.set_num_threads(1)
+    lines: list[str] = []
+    stages = Stages(run_dir, force, lines.append)
+    _act_and_transfer(stages, RunConfig.from_dict(config_dict), Path(run_dir), checkpoints, name, seed,
+                      progress=False)
+    return lines, stages.ran
+
+
+def _run_parallel(config: RunConfig, run_dir: Path, checkpoints: dict, jobs: list, force, log, stages: Stages) -> None:
+    """(variant, seed) pairs are independent and write separate folders, so they run side by side."""
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor, as_completed
+
+    context = multiprocessing.get_context("spawn")  # fresh interpreters: no forked torch thread pools
+    with ProcessPoolExecutor(max_workers=config.jobs, mp_context=context) as pool:
+        futures = {pool.submit(_job, config.to_dict(), str(run_dir), checkpoints, name, seed, tuple(force)):
+                   (name, seed) for name, seed in jobs}
+        for future in as_completed(futures):
+            lines, ran = future.result()
+            stages.ran += ran
+            for line in lines:
+                log(line)
+
+
 # -- stage bodies ---------------------------------------------------------------------------------
 def _fit_vision(folder: Path, dataset: Path, method: str, hp: dict) -> None:
     with envs.dataset.FrameDataset(dataset) as ds:
@@ -110,7 +144,8 @@ def _fit_vision(folder: Path, dataset: Path, method: str, hp: dict) -> None:
     vision.fit(frames, method=method, out_dir=folder, **hp)
 
 
-def _train_agent(folder: Path, config: RunConfig, name: str, seed: int, checkpoints: dict, run_dir: Path) -> None:
+def _train_agent(folder: Path, config: RunConfig, name: str, seed: int, checkpoints: dict, run_dir: Path,
+                 progress: bool = True) -> None:
     spec = agents.variant(name)
     callbacks = []
     if config.agent.eval_every:
@@ -118,7 +153,7 @@ def _train_agent(folder: Path, config: RunConfig, name: str, seed: int, checkpoi
     agents.train(name, config.env, folder, steps=config.agent.steps, seed=seed, algo=config.agent.algo,
                  encoder_path=checkpoints.get(spec.vision_method), hyperparams=config.agent.hyperparams,
                  env_kwargs=config.env_kwargs, tensorboard_dir=run_dir / "tb" / "agents" / f"{name}_seed{seed}",
-                 callbacks=callbacks, progress=True, device=config.agent.device)
+                 callbacks=callbacks, progress=progress, device=config.agent.device)
 
 
 def _evaluate(folder: Path, config: RunConfig, agent_dir: Path) -> None:

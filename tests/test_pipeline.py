@@ -111,7 +111,7 @@ TINY = ["collect.frames=128", "agent.steps=128", "agent.hyperparams.n_steps=16",
 
 def tiny_config(**changes):
     data = config_module.apply_overrides(config_module.load("room").to_dict(), TINY)
-    data.update(name="tiny", seeds=[0], **changes)
+    data.update({"name": "tiny", "seeds": [0], **changes})
     return config_module.RunConfig.from_dict(data)
 
 
@@ -147,3 +147,13 @@ def test_cli_run_reports_bad_input_without_a_traceback(tmp_path, capsys):
     assert main(["run", "quickstart", "variants=darla,oracle", "--runs-dir", str(tmp_path)]) == 1
     assert "unknown variant(s) ['oracle']" in capsys.readouterr().err
     assert list(tmp_path.iterdir()) == [], "bad input creates no run directory"
+
+
+@pytest.mark.timeout(600)
+def test_parallel_jobs_give_the_same_results_as_sequential(tmp_path):
+    changes = {"variants": ["darla_ent", "pixels"], "seeds": [0, 1]}
+    sequential = run(tiny_config(**changes), tmp_path / "seq", log=lambda line: None)
+    parallel = run(tiny_config(jobs=2, **changes), tmp_path / "par", log=lambda line: None)
+    a = json.loads((sequential / "transfer.json").read_text())["episodes"]
+    b = json.loads((parallel / "transfer.json").read_text())["episodes"]
+    assert a == b and len(a) == 2 * 2 * 3 * 2
