@@ -1,0 +1,118 @@
+"""``key=value`` command-line overrides → a typed hyperparameter dataclass. The one parser for them.
+
+Keys are dataclass field names, nested ones joined with dots (``dae.steps=500``); values are parsed
+by the field's annotated type: ``int``, ``float`` (``1e-4`` works), ``bool`` (true/false, yes/no,
+1/0, on/off), ``str``, ``Literal[...]`` (one of its choices) and ``X | None`` (``none``/``null``).
+An unknown key fails with the list of valid keys; a value that does not parse names the expected type.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import types
+import typing
+from typing import Any, Iterable
+
+_TRUE = {"true", "yes", "1", "on"}
+_FALSE = {"false", "no", "0", "off"}
+
+
+class OverrideError(ValueError):
+    """A malformed override, an unknown key, or a value of the wrong type."""
+
+
+def valid_keys(config) -> list[str]:
+    """Every settable key of a dataclass (instance or class), nested ones with dots."""
+    cls = config if isinstance(config, type) else type(config)
+    hints = typing.get_type_hints(cls)
+    out = []
+    for f in dataclasses.fields(cls):
+        if dataclasses.is_dataclass(hints[f.name]):
+            out += [f"{f.name}.{k}" for k in valid_keys(hints[f.name])]
+        else:
+            out.append(f.name)
+    return out
+
+
+def parse_value(text: str, kind: Any, key: str) -> Any:
+    """``text`` converted to the annotated type ``kind`` of field ``key``."""
+    origin = typing.get_origin(kind)
+    if origin is typing.Literal:
+        choices = typing.get_args(kind)
+        for choice in choices:
+            if str(choice) == text:
+                return choice
+        raise OverrideError(f"{key}={text!r}: expected one of {[str(c) for c in choices]}")
+    if origin in (typing.Union, types.UnionType):
+        args = typing.get_args(kind)
+        if type(None) in args and text.lower() in ("none", "null"):
+            return None
+        errors = []
+        for arg in (a for a in args if a is not type(None)):
+            try:
+                return parse_value(text, arg, key)
+            except OverrideError as err:
+                errors.append(str(err))
+        raise OverrideError("; ".join(errors))
+    if kind is bool:
+        low = text.lower()
+        if low in _TRUE:
+            return True
+        if low in _FALSE:
+            return False
+        raise OverrideError(f"{key}={text!r}: expected a boolean (true/false)")
+    if kind is int:
+        try:
+            return int(text)
+        except ValueError:
+            raise OverrideError(f"{key}={text!r}: expected an integer") from None
+    if kind is float:
+        try:
+            return float(text)
+        except ValueError:
+            raise OverrideError(f"{key}={text!r}: expected a number") from None
+    if kind is str:
+        return text
+    raise OverrideError(f"{key}: fields of type {kind} cannot be set from the command line")
+
+
+def split(pairs: Iterable[str]) -> dict[str, str]:
+    """``["a=1", "b.c=x"]`` → ``{"a": "1", "b.c": "x"}`` (a later repeat of a key wins)."""
+    out = {}
+    for pair in pairs:
+        key, eq, value = pair.partition("=")
+        if not eq or not key.strip():
+            raise OverrideError(f"override {pair!r} is not KEY=VALUE (for example beta=4 or dae.steps=500)")
+        out[key.strip()] = value.strip()
+    return out
+
+
+def apply(config, pairs: Iterable[str] | dict[str, str]):
+    """A copy of the dataclass instance ``config`` with the ``key=value`` overrides applied."""
+    items = split(pairs) if not isinstance(pairs, dict) else pairs
+    nested: dict[str, dict[str, str]] = {}
+    changes: dict[str, Any] = {}
+    hints = typing.get_type_hints(type(config))
+    names = {f.name for f in dataclasses.fields(config)}
+    for key, text in items.items():
+        head, dot, rest = key.partition(".")
+        if head not in names:
+            raise OverrideError(f"unknown key {key!r} for {type(config).__qualname__}; valid keys: "
+                                f"{', '.join(valid_keys(config))}")
+        kind = hints[head]
+        if dataclasses.is_dataclass(kind):
+            if not dot:
+                raise OverrideError(f"{key!r} is a group; set its fields as {key}.NAME=VALUE "
+                                    f"({', '.join(head + '.' + k for k in valid_keys(kind))})")
+            nested.setdefault(head, {})[rest] = text
+        elif dot:
+            raise OverrideError(f"unknown key {key!r}: {head!r} has no sub-keys; valid keys: "
+                                f"{', '.join(valid_keys(config))}")
+        else:
+            changes[head] = parse_value(text, kind, key)
+    for head, sub in nested.items():
+        try:
+            changes[head] = apply(getattr(config, head), sub)
+        except OverrideError as err:
+            raise OverrideError(f"in {head}: {err}") from None
+    return dataclasses.replace(config, **changes)

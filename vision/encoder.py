@@ -1,0 +1,53 @@
+"""The frozen encoder other stages use: uint8 frames in, latent means out."""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+import torch
+
+from vision import checkpoint
+from vision.data import to_model_input
+from vision.errors import FrameShapeError
+
+
+class Encoder:
+    """A trained method's representation (latent means), frozen, in eval mode.
+
+    ``encode(frames)`` takes uint8 [n, H, W, C] frames, as environments emit them, and returns
+    float32 [n, latent_dim]. ``input_shape`` is (H, W, C).
+    """
+
+    def __init__(self, model, meta: dict | None = None):
+        self.model = model.eval()
+        self.model.requires_grad_(False)
+        self.meta = dict(meta or {})
+        self.method: str = model.name
+        self.latent_dim: int = int(model.latent_dim)
+        self.input_shape: tuple[int, int, int] = tuple(model.input_shape)
+        self.device = next(model.parameters()).device
+
+    @torch.inference_mode()
+    def encode(self, frames: np.ndarray, batch_size: int = 256) -> np.ndarray:
+        frames = np.asarray(frames)
+        if frames.ndim != 4 or tuple(frames.shape[1:]) != self.input_shape or frames.dtype != np.uint8:
+            raise FrameShapeError(f"this {self.method} encoder takes uint8 frames [n, {', '.join(map(str, self.input_shape))}], "
+                                  f"got {frames.dtype} {frames.shape}; pass a batch (frames[None] for one frame) "
+                                  "at the resolution the encoder was trained on")
+        out = np.empty((len(frames), self.latent_dim), np.float32)
+        for start in range(0, len(frames), batch_size):
+            x = to_model_input(frames[start:start + batch_size], self.device)
+            out[start:start + len(x)] = self.model.representation(x).float().cpu().numpy()
+        return out
+
+    def __repr__(self) -> str:
+        return f"Encoder(method={self.method!r}, latent_dim={self.latent_dim}, input_shape={self.input_shape})"
+
+
+def load_encoder(path: str | os.PathLike, device: str | torch.device = "cpu",
+                 expect_method: str | None = None) -> Encoder:
+    """The :class:`Encoder` of a checkpoint written by :func:`vision.fit` / ``darla see``."""
+    payload = checkpoint.read(path, expect_method)
+    meta = {k: payload[k] for k in ("method", "config", "input_shape", "version", "step", "complete")}
+    return Encoder(checkpoint.build(payload, device), meta)

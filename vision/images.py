@@ -1,0 +1,96 @@
+"""Reconstruction grids and latent traversals, as uint8 RGB arrays for TensorBoard and PNG files."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+
+import cv2
+import numpy as np
+import torch
+
+from vision.data import to_frames
+from vision.losses import kl_normal
+
+
+def tile(rows: list[np.ndarray], pad: int = 2, fill: int = 255) -> np.ndarray:
+    """uint8 [rows][cols, H, W, C] → one image with ``pad`` pixels between tiles."""
+    n_cols = max(len(r) for r in rows)
+    h, w, c = rows[0].shape[1:]
+    out = np.full((len(rows) * (h + pad) + pad, n_cols * (w + pad) + pad, c), fill, np.uint8)
+    for i, row in enumerate(rows):
+        for j, img in enumerate(row):
+            y, x = pad + i * (h + pad), pad + j * (w + pad)
+            out[y:y + h, x:x + w] = img
+    return out
+
+
+def _rgb(img: np.ndarray) -> np.ndarray:
+    return np.repeat(img, 3, axis=2) if img.shape[2] == 1 else img[..., :3]
+
+
+@torch.no_grad()
+def reconstruction_grid(model, x: torch.Tensor, generator: torch.Generator) -> np.ndarray:
+    """Rows: originals, the corrupted inputs (denoising methods only), mean reconstructions."""
+    rows = [to_frames(x)]
+    corrupted = model.corrupt(x, generator)
+    if not torch.equal(corrupted, x):
+        rows.append(to_frames(corrupted))
+    rows.append(to_frames(model.reconstruct(x)))
+    return _rgb(tile(rows))
+
+
+@torch.no_grad()
+def latent_scores(model, x: torch.Tensor) -> tuple[np.ndarray, np.ndarray, str]:
+    """Per-latent (score, spread) on a batch: KL in nats and posterior-mean std for stochastic
+    methods; code std (twice, as score and spread) for deterministic ones."""
+    mu, logvar = model.encode(x)
+    spread = mu.std(0).cpu().numpy() if len(mu) > 1 else np.ones(mu.shape[1], np.float32)
+    if logvar is None:
+        return spread, spread, "std"
+    return kl_normal(mu, logvar).mean(0).cpu().numpy(), spread, "KL"
+
+
+@torch.no_grad()
+def traversal_grid(model, frame: torch.Tensor, scores: np.ndarray, kind: str, spread: np.ndarray,
+                   rows: int = 10, cols: int = 9, radius: float = 3.0) -> np.ndarray:
+    """One row per latent (highest score first): the latent swept over ±``radius`` around the
+    encoded ``frame`` [1, C, H, W], the others held at their means, decoded to mean images.
+
+    For stochastic methods the sweep is in prior units (±3 around μ); deterministic codes have no
+    prior, so they sweep ±3 of each code's standard deviation over the batch instead. Each row is
+    labelled with the latent's index and score (KL in nats, or std).
+    """
+    mu = model.encode(frame)[0][0]
+    order = np.argsort(-scores, kind="stable")[:rows]
+    offsets = torch.linspace(-radius, radius, cols, device=mu.device)
+    images = []
+    for i in order:
+        z = mu.repeat(cols, 1)
+        scale = 1.0 if kind == "KL" else float(spread[i])
+        z[:, i] = mu[i] + offsets * scale
+        images.append(to_frames(torch.sigmoid(model.decode(z))))
+    grid = _rgb(tile(images))
+    h = images[0].shape[1]
+    label_w = 96
+    canvas = np.full((grid.shape[0], grid.shape[1] + label_w, 3), 255, np.uint8)
+    canvas[:, label_w:] = grid
+    for r, i in enumerate(order):
+        y = 2 + r * (h + 2) + h // 2 + 4
+        cv2.putText(canvas, f"z{i} {kind} {scores[i]:.2f}", (3, y), cv2.FONT_HERSHEY_SIMPLEX,
+                    0.33, (0, 0, 0), 1, cv2.LINE_AA)
+    return canvas
+
+
+def write_png(path: Path, image: np.ndarray) -> Path:
+    """Write an RGB uint8 image atomically."""
+    path = Path(path)
+    ok, data = cv2.imencode(".png", cv2.cvtColor(image, cv2.COLOR_RGB2BGR))
+    if not ok:
+        raise RuntimeError(f"could not encode {path.name} as PNG")
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    with os.fdopen(fd, "wb") as fh:
+        fh.write(data.tobytes())
+    os.replace(tmp, path)
+    return path

@@ -1,0 +1,15 @@
+"""Vision methods behind one interface, by config name.
+
+Adding a method (the vision zoo): write ``vision/methods/NAME.py`` with a ``@register``-decorated
+subclass that overrides the hook that differs (see :mod:`vision.methods.base`), and import it below.
+"""
+
+from vision.methods.registry import get, names, register
+from vision.methods.base import Method
+
+# Built-in methods register themselves on import (one line per method).
+from vision.methods import ae as _ae  # noqa: E402,F401  (ae, dae)
+from vision.methods import vae as _vae  # noqa: E402,F401  (vae, beta_vae)
+from vision.methods import beta_vae_dae as _beta_vae_dae  # noqa: E402,F401
+
+__all__ = ["Method", "get", "names", "register"]

@@ -1,0 +1,138 @@
+"""The one training step every method shares, and the named hooks methods override.
+
+A training step (:meth:`Method.training_step`) is::
+
+    x_in   = corrupt(x)                       # identity; the DAE occludes
+    mu, logvar = encode(x_in)                 # logvar is None for deterministic codes
+    z      = sample(mu, logvar)               # reparameterised; z = mu when deterministic
+    rec    = reconstruction_loss(x, decode(z))  # likelihood; β-VAE-DAE: perceptual through the DAE
+    reg    = regularizer(kl, mu, logvar, z, step)  # β·KL, and the zoo's TC, capacity, DIP terms
+    loss   = rec + reg
+
+and :meth:`Method.update` back-propagates ``loss`` through one Adam optimiser. A new method
+overrides the hook that differs (usually ``regularizer``); one with extra networks and optimisers
+(FactorVAE's discriminator, InfoGAN) also overrides ``configure_optimizers`` and ``update``, and a
+method that needs a pre-trained part (β-VAE-DAE's DAE) overrides ``prepare`` and ``initialize``.
+The loop in :mod:`vision.train` never changes.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable, ClassVar, Literal
+
+import torch
+from torch import Tensor, nn
+
+from vision.config import TrainConfig
+from vision.losses import bernoulli_nll, gaussian_nll, kl_normal
+
+
+class Method(nn.Module):
+    """A representation learner. Subclasses set ``name``, ``paper``, ``Config`` and build networks."""
+
+    name: ClassVar[str] = ""
+    paper: ClassVar[str] = ""
+    summary: ClassVar[str] = ""
+
+    @dataclass
+    class Config(TrainConfig):
+        """Latent size and likelihood. ``likelihood`` is ``bernoulli`` (logits, continuous
+        cross-entropy) or ``gaussian`` (sigmoid mean, fixed σ = ``sigma``); either is summed over
+        pixels and averaged over the batch (see :mod:`vision.losses`)."""
+
+        z_dim: int = 32
+        likelihood: Literal["bernoulli", "gaussian"] = "bernoulli"
+        sigma: float = 0.5 ** 0.5
+
+    def __init__(self, config: "Method.Config", input_shape: tuple[int, int, int]):
+        super().__init__()
+        self.config = config
+        self.input_shape = tuple(int(v) for v in input_shape)
+
+    # ----- networks ---------------------------------------------------------------------------
+    @property
+    def latent_dim(self) -> int:
+        return self.config.z_dim
+
+    def encode(self, x: Tensor) -> tuple[Tensor, Tensor | None]:
+        """float [n, C, H, W] in [0, 1] → (mean, log-variance or None)."""
+        raise NotImplementedError
+
+    def decode(self, z: Tensor) -> Tensor:
+        """Latents → output logits [n, C, H, W]."""
+        raise NotImplementedError
+
+    def representation(self, x: Tensor) -> Tensor:
+        """What downstream stages see: the latent mean."""
+        return self.encode(x)[0]
+
+    def reconstruct(self, x: Tensor) -> Tensor:
+        """The mean reconstruction in [0, 1] of clean frames, decoded from the latent mean."""
+        return torch.sigmoid(self.decode(self.encode(x)[0]))
+
+    # ----- hooks -------------------------------------------------------------------------------
+    def corrupt(self, x: Tensor, generator: torch.Generator) -> Tensor:
+        """The input the encoder sees during training (identity; denoising methods corrupt it)."""
+        return x
+
+    def sample(self, mu: Tensor, logvar: Tensor | None, generator: torch.Generator) -> Tensor:
+        """Reparameterised sample z = μ + σ ε, or μ for deterministic codes."""
+        if logvar is None:
+            return mu
+        eps = torch.randn(mu.shape, generator=generator, device=mu.device, dtype=mu.dtype)
+        return mu + torch.exp(0.5 * logvar) * eps
+
+    def reconstruction_loss(self, x: Tensor, logits: Tensor) -> Tensor:
+        """−log p(x | z), summed over pixels, averaged over the batch."""
+        if self.config.likelihood == "bernoulli":
+            return bernoulli_nll(logits, x)
+        return gaussian_nll(logits, x, self.config.sigma)
+
+    def regularizer(self, kl: Tensor, mu: Tensor, logvar: Tensor, z: Tensor, step: int) -> Tensor | dict[str, Tensor]:
+        """The prior term added to the reconstruction: KL(q(z|x) ‖ p(z)) summed over latents,
+        batch mean, as ``kl``. Return a tensor, or a dict of named terms whose sum is the regulariser."""
+        return kl
+
+    def training_step(self, x: Tensor, step: int, generator: torch.Generator) -> dict[str, Tensor]:
+        """Loss terms of one minibatch: ``loss`` (what is minimised), the named 0-d terms, and
+        ``kl_per_latent`` ([z], batch mean) for stochastic methods."""
+        mu, logvar = self.encode(self.corrupt(x, generator))
+        z = self.sample(mu, logvar, generator)
+        rec = self.reconstruction_loss(x, self.decode(z))
+        out = {"reconstruction": rec}
+        if logvar is None:
+            out["loss"] = rec
+            return out
+        kl_per_latent = kl_normal(mu, logvar).mean(0)
+        kl = kl_per_latent.sum()
+        reg = self.regularizer(kl, mu, logvar, z, step)
+        terms = reg if isinstance(reg, dict) else {"regulariser": reg}
+        out.update(terms)
+        out["kl"] = kl
+        out["loss"] = rec + sum(terms.values())
+        out["kl_per_latent"] = kl_per_latent
+        return out
+
+    def configure_optimizers(self) -> dict[str, torch.optim.Optimizer]:
+        """Named optimisers (their states are checkpointed by name). One Adam over trainable parameters."""
+        params = [p for p in self.parameters() if p.requires_grad]
+        return {"model": torch.optim.Adam(params, lr=self.config.lr,
+                                          betas=(self.config.adam_beta1, self.config.adam_beta2))}
+
+    def update(self, losses: dict[str, Tensor], optimizers: dict[str, torch.optim.Optimizer]) -> None:
+        """One optimisation step from the terms :meth:`training_step` returned."""
+        opt = optimizers["model"]
+        opt.zero_grad(set_to_none=True)
+        losses["loss"].backward()
+        opt.step()
+
+    # ----- set-up --------------------------------------------------------------------------------
+    @classmethod
+    def prepare(cls, config: Any, frames, out_dir: Path, fit: Callable[..., Path], **fit_kwargs) -> Any:
+        """Before a run: train or locate what the method depends on; return the final config."""
+        return config
+
+    def initialize(self) -> None:
+        """After construction on a fresh (not resumed) run: load pre-trained parts."""

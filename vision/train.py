@@ -1,0 +1,286 @@
+"""The training loop: one loop for every method, checkpointed, resumable, logged.
+
+Reproducibility: the model is initialised from ``torch.manual_seed(seed)``; minibatch ``step``
+holds :func:`vision.data.batch_indices` ``(seed, step)`` and its noise comes from a generator seeded
+by ``(seed, step)``; optimiser states and global RNG states are checkpointed. A run interrupted and
+resumed from its last checkpoint therefore ends, on CPU, with exactly the weights of an
+uninterrupted run.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import tempfile
+import time
+from collections import defaultdict
+from dataclasses import asdict
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from vision import checkpoint, config as cfg
+from vision.data import as_uint8_array, batch_indices, check_frames, step_generator, to_model_input
+from vision.errors import CheckpointError, ConfigError, NonFiniteLossError
+from vision.images import latent_scores, reconstruction_grid, traversal_grid, write_png
+from vision.losses import kl_normal
+from vision.methods import get as get_method
+
+CHECKPOINT = "checkpoint.pt"
+ACTIVE_KL = 0.01  # nats: a latent whose mean KL exceeds this carries information
+
+
+def resolve_device(name: str) -> torch.device:
+    """``auto`` → CUDA when available, else CPU; a CUDA request without CUDA is an error."""
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    try:
+        device = torch.device(name)
+    except RuntimeError:
+        raise ConfigError(f"device={name!r} is not a device; use cpu, cuda, cuda:N or auto") from None
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise ConfigError("device=cuda but torch sees no CUDA GPU; use device=cpu or device=auto")
+    return device
+
+
+def fit(frames, method: str = "beta_vae_dae", out_dir: str | os.PathLike = "runs/vision", config=None, *,
+        resume: bool = True, progress: bool | None = None, tensorboard: bool = True,
+        **hyperparameters) -> Path:
+    """Train ``method`` on ``frames`` (uint8 [N, H, W, C]: numpy array or h5py dataset) and return
+    the path of its final checkpoint, ``out_dir/checkpoint.pt``.
+
+    Hyperparameters come from ``config`` (the method's ``Config`` dataclass) and/or keyword
+    overrides (``beta=4.0``, ``steps=1000``, ``**{"dae.steps": 500}``). If ``out_dir`` holds a
+    checkpoint of the same run it resumes from it (``resume=False`` starts over); one from another
+    method or other hyperparameters is an error. ``progress=None`` shows a bar on a terminal only.
+    Also writes ``reconstructions.png``, ``traversal.png``, ``summary.json`` and TensorBoard
+    events under ``out_dir/tb``.
+    """
+    cls = get_method(method)
+    shape = check_frames(frames)
+    if config is None:
+        config = cls.Config()
+    elif type(config) is not cls.Config:
+        raise ConfigError(f"config is a {type(config).__qualname__}, but method {method!r} takes "
+                          f"{cls.__name__}.Config; build it with vision.methods.get({method!r}).Config(...)")
+    if hyperparameters:
+        config = cfg.update(config, hyperparameters)
+    config.validate()
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    data = as_uint8_array(frames)
+    config = cls.prepare(config, data, out, fit, resume=resume, progress=progress, tensorboard=tensorboard)
+    return _Run(cls, config, data, shape, out, progress, tensorboard).train(resume)
+
+
+class _Run:
+    """State of one training run (kept out of the method: a method never counts steps)."""
+
+    def __init__(self, cls, config, data: np.ndarray, shape, out: Path, progress, tensorboard: bool):
+        self.cls, self.config, self.data, self.shape, self.out = cls, config, data, shape, out
+        self.progress, self.tensorboard = progress, tensorboard
+        self.path = out / CHECKPOINT
+        self.device = resolve_device(config.device)
+        self.last_saved: int | None = None
+
+    def _compatible(self, payload) -> None:
+        if payload["method"] != self.cls.name:
+            raise CheckpointError(f"{self.path} holds a {payload['method']!r} run, not {self.cls.name!r}; "
+                                  "choose another output folder or start over (resume=False / --force)")
+        if tuple(payload["input_shape"]) != self.shape:
+            raise CheckpointError(f"{self.path} was trained on {tuple(payload['input_shape'])} frames, "
+                                  f"these are {self.shape}; choose another output folder or start over")
+        diff = _differences(checkpoint.config_of(payload), self.config, set(self.config.RESUMABLE))
+        if diff:
+            raise CheckpointError(f"{self.path} is a run with other hyperparameters ({'; '.join(diff)}); "
+                                  "resume with the same ones, choose another output folder, or start over "
+                                  "(resume=False / --force)")
+        if payload["step"] > self.config.steps:
+            raise CheckpointError(f"{self.path} is at step {payload['step']}, past steps={self.config.steps}; "
+                                  "ask for at least that many steps or start over")
+
+    def train(self, resume: bool) -> Path:
+        config, device = self.config, self.device
+        threads = torch.get_num_threads()
+        if config.threads:
+            torch.set_num_threads(config.threads)
+        try:
+            torch.manual_seed(config.seed)
+            np.random.seed(config.seed % 2 ** 32)
+            model = self.cls(config, self.shape).to(device)
+            optimizers = model.configure_optimizers()
+            start = 0
+            if resume and self.path.exists():
+                payload = checkpoint.read(self.path)
+                self._compatible(payload)
+                model.load_state_dict(payload["model"])
+                for name, opt in optimizers.items():
+                    opt.load_state_dict(payload["optimizers"][name])
+                checkpoint.restore_rng(payload["rng"])
+                start = self.last_saved = payload["step"]
+                if start == config.steps and (self.out / "summary.json").exists():
+                    return self.path
+            else:
+                model.initialize()
+            return self._loop(model, optimizers, start)
+        finally:
+            torch.set_num_threads(threads)
+
+    def _loop(self, model, optimizers, start: int) -> Path:
+        from tqdm.auto import tqdm
+
+        config, device, data = self.config, self.device, self.data
+        n = len(data)
+        writer = None
+        if self.tensorboard:
+            from torch.utils.tensorboard import SummaryWriter
+            writer = SummaryWriter(str(self.out / "tb"), purge_step=start if start else None)
+        view_idx = np.sort(np.random.default_rng([config.seed, 1]).choice(n, min(n, 256), replace=False))
+        x_view = to_model_input(data[view_idx], device)
+        sums: dict[str, float] = defaultdict(float)
+        kl_sum = None
+        count = 0
+        bar = tqdm(total=config.steps, initial=start, unit="step", desc=f"see {self.cls.name}",
+                   disable=None if self.progress is None else not self.progress, dynamic_ncols=True)
+        began = time.perf_counter()
+        try:
+            for step in range(start, config.steps):
+                x = to_model_input(data[batch_indices(config.seed, step, n, config.batch_size)], device)
+                model.train()
+                losses = model.training_step(x, step, step_generator(config.seed, step, device))
+                value = losses["loss"].item()
+                if not math.isfinite(value):
+                    raise NonFiniteLossError(self._nan_message(f"the loss is {value}", step))
+                model.update(losses, optimizers)
+                for key, term in losses.items():
+                    if term.dim() == 0:
+                        sums[key] += term.item()
+                if "kl_per_latent" in losses:
+                    kl = losses["kl_per_latent"].detach()
+                    kl_sum = kl if kl_sum is None else kl_sum + kl
+                count += 1
+                done = step + 1
+                if done % config.log_every == 0 or done == config.steps:
+                    means = {k: v / count for k, v in sums.items()}
+                    rate = (done - start) * len(x) / max(time.perf_counter() - began, 1e-9)
+                    self._log(writer, done, means, None if kl_sum is None else kl_sum / count, rate)
+                    bar.set_postfix({k[:5]: f"{v:.4g}" for k, v in means.items() if k in
+                                     ("loss", "reconstruction", "kl")} | {"img/s": f"{rate:.0f}"}, refresh=False)
+                    sums, kl_sum, count = defaultdict(float), None, 0
+                if done % config.image_every == 0 or done == config.steps:
+                    self._images(writer, model, x_view, done)
+                if done % config.checkpoint_every == 0 or done == config.steps:
+                    self._save(model, optimizers, done)
+                bar.update(1)
+            elapsed = time.perf_counter() - began
+        finally:
+            bar.close()
+            if writer is not None:
+                writer.close()
+        summary = evaluate(model, data, seed=config.seed)
+        summary.update(method=self.cls.name, steps=config.steps, checkpoint=str(self.path),
+                       steps_this_session=config.steps - start, seconds_this_session=round(elapsed, 3),
+                       images_per_s=round((config.steps - start) * min(config.batch_size, n) / max(elapsed, 1e-9), 1),
+                       config=asdict(config))
+        _write_json(self.out / "summary.json", summary)
+        return self.path
+
+    def _nan_message(self, what: str, step: int) -> str:
+        kept = (f"the last finite checkpoint, {self.path} at step {self.last_saved}, is intact"
+                if self.last_saved is not None else "no checkpoint was written yet")
+        return (f"{self.cls.name}: {what} at step {step}; training stopped and {kept}. Lower lr "
+                f"(now {self.config.lr}) or check the frames, then train again in a new output folder "
+                "or start over (resume=False / --force)")
+
+    def _save(self, model, optimizers, step: int) -> None:
+        if not all(torch.isfinite(p).all() for p in model.parameters()):
+            raise NonFiniteLossError(self._nan_message("a weight became NaN or inf", step))
+        checkpoint.save(self.path, model, optimizers, step)
+        self.last_saved = step
+
+    def _log(self, writer, step: int, means: dict[str, float], kl: torch.Tensor | None, rate: float) -> None:
+        if writer is None:
+            return
+        for key, value in means.items():
+            writer.add_scalar(f"loss/{key}", value, step)
+        writer.add_scalar("speed/images_per_s", rate, step)
+        if kl is not None:
+            for i, value in enumerate(kl.tolist()):
+                writer.add_scalar(f"kl_per_latent/z{i:02d}", value, step)
+            writer.add_scalar("latents/active", int((kl > ACTIVE_KL).sum()), step)
+
+    @torch.no_grad()
+    def _images(self, writer, model, x_view: torch.Tensor, step: int) -> None:
+        model.eval()
+        gen = step_generator(self.config.seed, 0, self.device)
+        recon = reconstruction_grid(model, x_view[:8], gen)
+        scores, spread, kind = latent_scores(model, x_view)
+        trav = traversal_grid(model, x_view[:1], scores, kind, spread)
+        write_png(self.out / "reconstructions.png", recon)
+        write_png(self.out / "traversal.png", trav)
+        if writer is not None:
+            writer.add_image("reconstructions", recon, step, dataformats="HWC")
+            writer.add_image("traversal", trav, step, dataformats="HWC")
+
+
+def _differences(saved, current, ignore: set[str], prefix: str = "") -> list[str]:
+    """Hyperparameters that differ and change the numbers a run computes. Nested configs (a
+    pre-trained part) may change only their runtime keys: their ``steps`` shaped the weights."""
+    out = []
+    for name in (f.name for f in cfg.fields(current)):
+        old, new = getattr(saved, name), getattr(current, name)
+        if name in ignore or old == new:
+            continue
+        if cfg.is_dataclass(new):
+            out += _differences(old, new, set(new.RESUMABLE) - {"steps"}, f"{prefix}{name}.")
+        else:
+            out.append(f"{prefix}{name}: {old!r} → {new!r}")
+    return out
+
+
+def mean_image(frames: np.ndarray, chunk: int = 4096) -> np.ndarray:
+    """float64 [H, W, C] mean of uint8 frames in [0, 1], summed chunk by chunk."""
+    total = np.zeros(frames.shape[1:], np.float64)
+    for start in range(0, len(frames), chunk):
+        total += frames[start:start + chunk].sum(0, dtype=np.float64)
+    return total / (255.0 * len(frames))
+
+
+@torch.no_grad()
+def evaluate(model, frames, n: int = 2048, seed: int = 0, reference: np.ndarray | None = None,
+             batch_size: int = 256) -> dict:
+    """Collapse check on up to ``n`` frames: pixel MSE of the mean reconstruction (values in [0, 1],
+    mean over pixels and channels), the MSE of always predicting the mean image of ``reference``
+    (default: ``frames``), their ratio, KL per latent and active latents (KL > 0.01 nats)."""
+    frames = as_uint8_array(frames)
+    model.eval()
+    device = next(model.parameters()).device
+    idx = np.sort(np.random.default_rng([seed, 2]).choice(len(frames), min(n, len(frames)), replace=False))
+    mean = torch.as_tensor(mean_image(frames if reference is None else reference), dtype=torch.float32,
+                           device=device).permute(2, 0, 1)
+    sq, sq_mean, kl_total = 0.0, 0.0, None
+    for start in range(0, len(idx), batch_size):
+        x = to_model_input(frames[idx[start:start + batch_size]], device)
+        mu, logvar = model.encode(x)
+        sq += (torch.sigmoid(model.decode(mu)) - x).pow(2).sum().item()
+        sq_mean += (x - mean).pow(2).sum().item()
+        if logvar is not None:
+            kl = kl_normal(mu, logvar).sum(0)
+            kl_total = kl if kl_total is None else kl_total + kl
+    pixels = len(idx) * int(np.prod(frames.shape[1:]))
+    out = {"frames_scored": len(idx), "pixel_mse": sq / pixels, "mean_image_mse": sq_mean / pixels,
+           "mse_ratio": sq / max(sq_mean, 1e-12)}
+    if kl_total is not None:
+        kl = (kl_total / len(idx)).cpu()
+        out["kl_per_latent"] = [round(v, 5) for v in kl.tolist()]
+        out["active_latents"] = int((kl > ACTIVE_KL).sum())
+    return out
+
+
+def _write_json(path: Path, data: dict) -> None:
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    with os.fdopen(fd, "w") as fh:
+        json.dump(data, fh, indent=2)
+    os.replace(tmp, path)
