@@ -73,8 +73,8 @@ def test_rotation_scores_clearly_lower(copy_scores, rotated_scores):
     assert rotated_scores["dci"]["disentanglement"] < copy_scores["dci"]["disentanglement"] - 0.4
     assert rotated_scores["dci"]["completeness"] < copy_scores["dci"]["completeness"] - 0.4
     assert rotated_scores["sap"]["SAP_score"] < copy_scores["sap"]["SAP_score"] - 0.1
-    # the information is all still there: a rotation loses no predictive accuracy for a forest
-    assert rotated_scores["dci"]["informativeness_train"] > 0.9
+    # the information is still there: prediction stays far above chance (mean chance ~0.2 here)
+    assert rotated_scores["dci"]["informativeness_test"] > 0.5
 
 
 def test_duplicated_factors_zero_mig_and_lower_completeness(space, copy_scores):

@@ -56,6 +56,8 @@ def explicitness_per_factor(codes_train, y_train, codes_test, y_test) -> tuple[f
         scores = clf.predict_proba(x)
         # ROC-AUC is undefined for a class absent from (or filling) the split: score the others.
         keep = (onehot.sum(axis=0) > 0) & (onehot.sum(axis=0) < len(y))
+        if not keep.any():
+            raise ValueError("explicitness needs at least two factor values in each split; sample more points")
         return float(roc_auc_score(onehot[:, keep], scores[:, keep]))
 
     return auc(codes_train, y_train), auc(codes_test, y_test)
