@@ -31,6 +31,7 @@ import torch
 from stable_baselines3 import A2C, DQN, PPO, SAC
 from stable_baselines3.common.base_class import BaseAlgorithm
 from stable_baselines3.common.callbacks import BaseCallback
+from stable_baselines3.common.logger import Logger, TensorBoardOutputFormat
 from stable_baselines3.common.monitor import Monitor
 from stable_baselines3.common.torch_layers import BaseFeaturesExtractor
 from stable_baselines3.common.utils import set_random_seed
@@ -152,10 +153,11 @@ def train(variant_name: str, env_id: str, out_dir: str | os.PathLike, *, steps: 
     plain_policy_kwargs = _jsonable(hp.get("policy_kwargs", {}))
     if spec.mode == "finetune":
         hp["policy_kwargs"] = _finetune_policy_kwargs(plain_policy_kwargs, encoder_path)
-    model = ALGORITHMS[algo](policy, venv, seed=seed, device=device, verbose=0,
-                             tensorboard_log=str(tensorboard_dir) if tensorboard_dir else None, **hp)
-    model.learn(total_timesteps=steps, callback=list(callbacks), progress_bar=progress,
-                tb_log_name=variant_name)
+    model = ALGORITHMS[algo](policy, venv, seed=seed, device=device, verbose=0, **hp)
+    # An explicit logger: TensorBoard events exactly where asked, and no stray /tmp/SB3-* folders.
+    outputs = [TensorBoardOutputFormat(str(tensorboard_dir))] if tensorboard_dir else []
+    model.set_logger(Logger(str(tensorboard_dir) if tensorboard_dir else None, outputs))
+    model.learn(total_timesteps=steps, callback=list(callbacks), progress_bar=progress)
     venv.close()
     record = {"variant": variant_name, "algo": algo, "env_id": env_id, "env_kwargs": dict(env_kwargs or {}),
               "seed": seed, "steps": steps, "hyperparams": _jsonable(hyperparams or {}),

@@ -151,6 +151,7 @@ def test_cli_act_then_transfer(tmp_path, vae_checkpoint, capsys):
     out = tmp_path / "agent"
     assert main(["act", "--variant", "darla_ent", "--vision", str(vae_checkpoint), "--steps", "128",
                  "--out", str(out), "n_steps=16", "batch_size=32"]) == 0
+    assert list((out / "tb").glob("events.out.tfevents*")), "training logs to TensorBoard"
     assert main(["transfer", str(out), "--episodes", "2", "--domains", "source,target", "--out", str(tmp_path)]) == 0
     printed = capsys.readouterr().out
     assert "| darla_ent | target | 1 |" in printed
