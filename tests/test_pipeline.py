@@ -157,3 +157,15 @@ def test_parallel_jobs_give_the_same_results_as_sequential(tmp_path):
     a = json.loads((sequential / "transfer.json").read_text())["episodes"]
     b = json.loads((parallel / "transfer.json").read_text())["episodes"]
     assert a == b and len(a) == 2 * 2 * 3 * 2
+
+
+@pytest.mark.timeout(600)
+def test_vision_models_are_scored_next_to_their_transfer_results(tmp_path):
+    cfg = tiny_config(variants=["darla_ent"], metrics={"names": ["mig", "sap"], "domain": "source", "seed": 0,
+                                                         "settings": {"num_train": 200, "num_test": 100}})
+    run_dir = run(cfg, tmp_path, log=lambda line: None)
+    scores = json.loads((run_dir / "metrics" / "vae" / "scores.json").read_text())
+    assert set(scores) == {"mig", "sap"} and 0 <= scores["mig"]["discrete_mig"] <= 1
+    report = (run_dir / "report.md").read_text()
+    assert "## Disentanglement of the vision models" in report and "| vae |" in report
+    assert list((run_dir / "tb" / "metrics").rglob("events.out.tfevents*"))
