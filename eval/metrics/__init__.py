@@ -30,9 +30,11 @@ def versions() -> dict[str, str]:
     import numpy
     import scipy
     import sklearn
-    try:
-        from darla import __version__ as darla_version
-    except ImportError:  # eval used without the pipeline package
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:  # from package metadata: eval never imports the pipeline package
+        darla_version = version("darla")
+    except PackageNotFoundError:
         darla_version = "unknown"
     return {"numpy": numpy.__version__, "scipy": scipy.__version__, "scikit-learn": sklearn.__version__,
             "darla": darla_version}
