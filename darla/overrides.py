@@ -87,7 +87,7 @@ def split(pairs: Iterable[str]) -> dict[str, str]:
     return out
 
 
-def apply(config, pairs: Iterable[str] | dict[str, str]):
+def apply(config, pairs: Iterable[str] | dict[str, str], _prefix: str = ""):
     """A copy of the dataclass instance ``config`` with the ``key=value`` overrides applied."""
     items = split(pairs) if not isinstance(pairs, dict) else pairs
     nested: dict[str, dict[str, str]] = {}
@@ -97,22 +97,19 @@ def apply(config, pairs: Iterable[str] | dict[str, str]):
     for key, text in items.items():
         head, dot, rest = key.partition(".")
         if head not in names:
-            raise OverrideError(f"unknown key {key!r} for {type(config).__qualname__}; valid keys: "
-                                f"{', '.join(valid_keys(config))}")
+            raise OverrideError(f"unknown key {_prefix + key!r} for {type(config).__qualname__}; valid keys: "
+                                f"{', '.join(_prefix + k for k in valid_keys(config))}")
         kind = hints[head]
         if dataclasses.is_dataclass(kind):
             if not dot:
-                raise OverrideError(f"{key!r} is a group; set its fields as {key}.NAME=VALUE "
-                                    f"({', '.join(head + '.' + k for k in valid_keys(kind))})")
+                raise OverrideError(f"{_prefix + key!r} is a group; set its fields as {_prefix + key}.NAME=VALUE "
+                                    f"({', '.join(_prefix + head + '.' + k for k in valid_keys(kind))})")
             nested.setdefault(head, {})[rest] = text
         elif dot:
-            raise OverrideError(f"unknown key {key!r}: {head!r} has no sub-keys; valid keys: "
-                                f"{', '.join(valid_keys(config))}")
+            raise OverrideError(f"unknown key {_prefix + key!r}: {_prefix + head!r} has no sub-keys; valid keys: "
+                                f"{', '.join(_prefix + k for k in valid_keys(config))}")
         else:
-            changes[head] = parse_value(text, kind, key)
+            changes[head] = parse_value(text, kind, _prefix + key)
     for head, sub in nested.items():
-        try:
-            changes[head] = apply(getattr(config, head), sub)
-        except OverrideError as err:
-            raise OverrideError(f"in {head}: {err}") from None
+        changes[head] = apply(getattr(config, head), sub, f"{_prefix}{head}.")
     return dataclasses.replace(config, **changes)

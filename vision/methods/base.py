@@ -84,8 +84,9 @@ class Method(nn.Module):
         eps = torch.randn(mu.shape, generator=generator, device=mu.device, dtype=mu.dtype)
         return mu + torch.exp(0.5 * logvar) * eps
 
-    def reconstruction_loss(self, x: Tensor, logits: Tensor) -> Tensor:
-        """−log p(x | z), summed over pixels, averaged over the batch."""
+    def reconstruction_loss(self, x: Tensor, logits: Tensor) -> Tensor | dict[str, Tensor]:
+        """−log p(x | z), summed over pixels, averaged over the batch. Return a tensor, or a dict of
+        named terms whose sum is the reconstruction loss (each is logged)."""
         if self.config.likelihood == "bernoulli":
             return bernoulli_nll(logits, x)
         return gaussian_nll(logits, x, self.config.sigma)
@@ -100,8 +101,13 @@ class Method(nn.Module):
         ``kl_per_latent`` ([z], batch mean) for stochastic methods."""
         mu, logvar = self.encode(self.corrupt(x, generator))
         z = self.sample(mu, logvar, generator)
-        rec = self.reconstruction_loss(x, self.decode(z))
-        out = {"reconstruction": rec}
+        rec_terms = self.reconstruction_loss(x, self.decode(z))
+        if isinstance(rec_terms, dict):
+            out = dict(rec_terms)
+            rec = sum(rec_terms.values())
+        else:
+            out, rec = {}, rec_terms
+        out["reconstruction"] = rec
         if logvar is None:
             out["loss"] = rec
             return out

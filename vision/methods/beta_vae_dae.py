@@ -34,6 +34,12 @@ class BetaVAEDAE(BetaVAE):
     β is relative to J's magnitude, so it differs from pixel-space β-VAE values; see
     docs/vision.md for how the default was chosen.
 
+    ``pixel_weight`` adds that multiple of the pixel likelihood (``likelihood``, summed over
+    pixels) to the perceptual term; 0 is the paper's pure perceptual loss. The decoder can fool a
+    frozen DAE: on Room frames, with ``pixel_weight=0``, every β from 0.5 to 512 and both J options
+    gave checkerboard textures the DAE maps to the right features (pixel MSE 2–3× that of the mean
+    image), so the default anchors the pixels (see docs/vision.md).
+
     Without ``dae_checkpoint``, ``prepare`` first trains a DAE with the nested ``dae.*``
     hyperparameters into ``OUT/dae`` (on the β-VAE's ``device`` and ``threads``, which override
     ``dae.device`` and ``dae.threads``); with one, its stored hyperparameters replace ``dae.*``.
@@ -50,6 +56,7 @@ class BetaVAEDAE(BetaVAE):
         lr: float = 5e-4
         steps: int = 2000
         perceptual: Literal["bottleneck", "logits"] = "logits"
+        pixel_weight: float = 1.0
         dae_checkpoint: str = ""
         dae: DenoisingAutoEncoder.Config = field(default_factory=_default_dae)
 
@@ -71,10 +78,13 @@ class BetaVAEDAE(BetaVAE):
         code = self.dae.encode(x)[0]
         return code if self.config.perceptual == "bottleneck" else self.dae.decode(code)
 
-    def reconstruction_loss(self, x: Tensor, logits: Tensor) -> Tensor:
+    def reconstruction_loss(self, x: Tensor, logits: Tensor) -> dict[str, Tensor]:
         with torch.no_grad():
             target = self.features(x)
-        return (self.features(torch.sigmoid(logits)) - target).pow(2).sum() / x.shape[0]
+        terms = {"perceptual": (self.features(torch.sigmoid(logits)) - target).pow(2).sum() / x.shape[0]}
+        if self.config.pixel_weight:
+            terms["pixel"] = self.config.pixel_weight * super().reconstruction_loss(x, logits)
+        return terms
 
     @classmethod
     def prepare(cls, config, frames, out_dir: Path, fit, **fit_kwargs):
