@@ -11,5 +11,10 @@ from vision.methods.base import Method
 from vision.methods import ae as _ae  # noqa: E402,F401  (ae, dae)
 from vision.methods import vae as _vae  # noqa: E402,F401  (vae, beta_vae)
 from vision.methods import beta_vae_dae as _beta_vae_dae  # noqa: E402,F401
+from vision.methods import cci_vae as _cci_vae  # noqa: E402,F401
+from vision.methods import beta_tcvae as _beta_tcvae  # noqa: E402,F401
+from vision.methods import factor_vae as _factor_vae  # noqa: E402,F401
+from vision.methods import dip_vae as _dip_vae  # noqa: E402,F401
+from vision.methods import infogan as _infogan  # noqa: E402,F401
 
 __all__ = ["Method", "get", "names", "register"]
