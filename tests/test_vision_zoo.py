@@ -14,7 +14,11 @@ import torch
 import vision
 from vision.data import to_model_input
 from vision.losses import kl_normal
+from vision import checkpoint
+from vision.methods._samplers import OneFactorSampler
 from vision.methods.beta_tcvae import decompose_kl, log_importance_weights
+from vision.methods.dc_ign import ClampToMean, latent_groups
+from vision.methods.guided_vae import orthogonality_penalty, uniform_cross_entropy
 from vision.methods.dip_vae import dip_covariance, dip_penalty
 from vision.methods.factor_vae import permute_dims
 from vision.methods.infogan import mutual_information_bound
@@ -332,6 +336,164 @@ def test_infogan_routes_each_players_gradient(data):
     assert mean.shape == (8, 2) and model.latent_dim == 2
 
 
+# ----- DC-IGN ---------------------------------------------------------------------------------------------------
+
+def test_clamp_to_mean_forward_and_invariance_gradient_on_a_tiny_graph():
+    z = torch.tensor([[1.0, 2.0, 5.0], [3.0, 6.0, -1.0]], requires_grad=True)
+    clamped = torch.tensor([False, True, True])
+    out = ClampToMean.apply(z, clamped, 0.5)
+    assert torch.equal(out.detach(), torch.tensor([[1.0, 4.0, 2.0], [3.0, 4.0, 2.0]]))
+    upstream = torch.tensor([[10.0, 20.0, 30.0], [40.0, 50.0, 60.0]])
+    out.backward(upstream)
+    # free latent: the decoder's gradient; clamped ones: 0.5 · (z − mean) / n, whatever came from above
+    expected = torch.tensor([[10.0, 0.5 * -2.0 / 2, 0.5 * 3.0 / 2], [40.0, 0.5 * 2.0 / 2, 0.5 * -3.0 / 2]])
+    assert torch.allclose(z.grad, expected)
+    # the invariance gradient is that of weight · ½ · mean_i ‖z_i − z̄‖² over the clamped latents
+    z2 = z.detach().clone().requires_grad_(True)
+    (0.5 * 0.5 * (z2 - z2.mean(0))[:, 1:].pow(2).sum(1).mean()).backward()
+    assert torch.allclose(z2.grad[:, 1:], expected[:, 1:])
+
+
+def test_one_factor_batches_vary_exactly_one_factor_with_the_configured_ratio(data):
+    _, factors = data
+    sampler = OneFactorSampler(factors, [1.0, 0.0, 3.0])
+    kinds = []
+    for step in range(400):
+        col, idx = sampler.draw(0, step, 8)
+        varying = np.flatnonzero((factors[idx] != factors[idx[0]]).any(0))
+        assert varying.tolist() == [col], (col, factors[idx])
+        kinds.append(col)
+    counts = np.bincount(kinds, minlength=3)
+    assert counts[1] == 0 and 0.68 < counts[2] / 400 < 0.82, counts
+    assert np.array_equal(sampler.draw(0, 17, 8)[1], OneFactorSampler(factors, [1.0, 0.0, 3.0]).draw(0, 17, 8)[1])
+    with pytest.raises(vision.ConfigError, match="batch_weights has 2 entries but the data has 3 factors"):
+        OneFactorSampler(factors, [1.0, 1.0])
+    unique = np.array([[0, 0], [1, 1], [2, 2]])  # no two rows differ in one factor only
+    with pytest.raises(vision.ConfigError, match="no two frames differ in exactly one factor"):
+        OneFactorSampler(unique)
+
+
+def test_dc_ign_clamps_all_but_the_varying_factors_latents(data):
+    frames, factors = data
+    cls = vision.methods.get("dc_ign")
+    model = cls(cls.Config(z_dim=7, num_factors=3), SHAPE)
+    assert [g.tolist() for g in latent_groups(7, 3)] == [[0, 1, 2], [3, 4], [5, 6]]
+    sampler = OneFactorSampler(factors)
+    col, idx = next((c, i) for c, i in (sampler.draw(0, s, 8) for s in range(50)) if c == 1)
+    y = torch.as_tensor(factors[idx])
+    assert model.clamp_mask(y).tolist() == [True, True, True, False, False, True, True]
+    x = to_model_input(frames[idx])
+    out = model.training_step(x, 0, gen(), factors=y)
+    mu, logvar = model.encode(x)
+    z = model.sample(mu, logvar, gen())
+    z[:, [0, 1, 2, 5, 6]] = z[:, [0, 1, 2, 5, 6]].mean(0)
+    assert out["reconstruction"].item() == pytest.approx(model.reconstruction_loss(x, model.decode(z)).item(), rel=1e-5)
+    mixed = torch.as_tensor(factors[:8])
+    with pytest.raises(vision.ConfigError, match="must vary one factor"):
+        model.training_step(to_model_input(frames[:8]), 0, gen(), factors=mixed)
+
+
+def test_dc_ign_without_factors_gets_a_clear_error(data, tmp_path):
+    frames, factors = data
+    with pytest.raises(vision.ConfigError, match=r"dc_ign needs the ground-truth factors.*factors=FACTORS"):
+        vision.fit(frames, "dc_ign", tmp_path, steps=1, **FAST)
+    with pytest.raises(vision.FrameShapeError, match="one row per frame"):
+        vision.fit(frames, "dc_ign", tmp_path, steps=1, factors=factors[:10], **FAST)
+    with pytest.raises(vision.ConfigError, match="z_dim=2 is smaller than the 3 factors"):
+        vision.fit(frames, "dc_ign", tmp_path, steps=1, factors=factors, z_dim=2, **FAST)
+    assert not (tmp_path / "checkpoint.pt").exists()
+
+
+def test_dc_ign_resume_equals_uninterrupted(data, tmp_path):
+    """Its batches are a function of (seed, step), like the core's."""
+    frames, factors = data
+    kw = dict(FAST, checkpoint_every=3, z_dim=6, factors=factors)
+    full = vision.fit(frames, "dc_ign", tmp_path / "full", steps=6, **kw)
+    vision.fit(frames, "dc_ign", tmp_path / "cut", steps=3, **kw)
+    resumed = vision.fit(frames, "dc_ign", tmp_path / "cut", steps=6, **kw)
+    a, b = checkpoint.read(full)["model"], checkpoint.read(resumed)["model"]
+    assert all(torch.equal(a[k], b[k]) for k in a)
+
+
+def test_darla_see_hands_the_datasets_factors_to_dc_ign(data, tmp_path, capsys):
+    from darla.cli import main
+    from envs.dataset import DatasetWriter
+
+    frames, factors = data
+
+    def write(path, f):
+        with DatasetWriter(path, len(frames), SHAPE, f.shape[1], {"env_id": "synthetic",
+                                                                   "factor_names": ["x", "y", "side"]}) as w:
+            w.write(frames, f, np.zeros(len(frames), np.int8))
+
+    write(tmp_path / "blobs.h5", factors)
+    args = ["see", "--data", str(tmp_path / "blobs.h5"), "--method", "dc_ign", "--out", str(tmp_path / "run"),
+            "--no-progress", "steps=3", "z_dim=6", "device=cpu", "threads=1", "batch_weights=1,1,2"]
+    assert main(args) == 0
+    assert checkpoint.read(tmp_path / "run" / "checkpoint.pt")["config"]["num_factors"] == 3
+    # a dataset whose frames never differ in one factor alone: no DC-IGN batch exists
+    write(tmp_path / "diagonal.h5", np.repeat(np.arange(len(frames))[:, None], 3, axis=1))
+    capsys.readouterr()
+    assert main([*args[:2], str(tmp_path / "diagonal.h5"), *args[3:6], str(tmp_path / "run2"), *args[7:]]) == 1
+    assert "no two frames differ in exactly one factor" in capsys.readouterr().err
+
+
+# ----- Guided-VAE ---------------------------------------------------------------------------------------------
+
+def test_guided_orthogonality_and_light_decoder():
+    q, _ = torch.linalg.qr(torch.randn(6, 4, generator=gen(8)))
+    assert orthogonality_penalty(q * torch.tensor([1.0, 3.0, 0.2, 5.0])).item() == pytest.approx(0.0, abs=1e-9)
+    assert orthogonality_penalty(torch.ones(6, 2)).item() == pytest.approx(2.0, abs=1e-6)  # cos = 1, twice
+    cls = vision.methods.get("guided_vae")
+    model = cls(cls.Config(z_dim=5, geometric_latents=3), SHAPE)
+    with torch.no_grad():
+        model.template.copy_(torch.randn(model.template.shape, generator=gen(9)))
+        at_identity = model.light_decode(torch.zeros(2, 3))  # θ = I: the template itself
+        assert torch.allclose(at_identity, torch.sigmoid(model.template).expand(2, -1, -1, -1), atol=1e-5)
+        model.affine.zero_()
+        model.affine[2, 0] = 0.5  # z_0 shifts x: a different image
+        assert not torch.allclose(model.light_decode(torch.tensor([[1.0, 0.0, 0.0]])), at_identity[:1], atol=1e-3)
+    assert uniform_cross_entropy(torch.zeros(4, 5)).item() == pytest.approx(math.log(5))
+    assert uniform_cross_entropy(torch.tensor([[9.0, 0, 0, 0, 0]])).item() > math.log(5)
+
+
+def test_guided_supervised_excites_assigned_latents_and_inhibits_the_rest(data):
+    frames, factors = data
+    cls = vision.methods.get("guided_vae")
+    torch.manual_seed(0)
+    model = cls(cls.Config(z_dim=5, mode="supervised", factor_sizes="4,4,3", excitation=2.0, inhibition=3.0), SHAPE)
+    x, y = to_model_input(frames[:16]), torch.as_tensor(factors[:16])
+    ref = copy.deepcopy(model)
+    out = ref.training_step(x, 0, gen(), factors=y)
+    assert out["loss"].item() == pytest.approx(out["reconstruction"].item() + out["kl"].item()
+                                               + 2.0 * out["excitation_ce"].item() + 3.0 * out["inhibition_ce"].item(), rel=1e-5)
+    # the classifier for factor 1 reads latent 1 only; the adversary for factor 1 reads the other four
+    assert ref.classifiers[1][0].in_features == 1 and ref.adversaries[1][0].in_features == 4
+    adv_expected = torch.autograd.grad(out["adversary"], list(ref.adversaries.parameters()), retain_graph=True)
+    enc_expected = torch.autograd.grad(out["loss"], list(ref.encoder.parameters()), retain_graph=True)
+    # the inhibition term reaches the encoder (it is trained to defeat the adversaries)
+    inhib = torch.autograd.grad(out["inhibition_ce"], list(ref.encoder.parameters()), allow_unused=True)
+    assert any(g is not None and g.abs().sum() > 0 for g in inhib)
+    optimizers = model.configure_optimizers()
+    with torch.autograd.set_detect_anomaly(True):
+        model.update(model.training_step(x, 0, gen(), factors=y), optimizers)
+    for p, e in zip(model.adversaries.parameters(), adv_expected):
+        assert torch.allclose(p.grad, e, atol=1e-6)
+    for p, e in zip(model.encoder.parameters(), enc_expected):
+        assert torch.allclose(p.grad, e, atol=1e-5)
+
+
+def test_guided_supervised_without_labels_gets_a_clear_error(data, tmp_path):
+    frames, _ = data
+    with pytest.raises(vision.ConfigError, match=r"mode=supervised needs labels.*factors=FACTORS"):
+        vision.fit(frames, "guided_vae", tmp_path, steps=1, mode="supervised", **FAST)
+    cls = vision.methods.get("guided_vae")
+    with pytest.raises(vision.ConfigError, match="needs factor_sizes"):
+        cls(cls.Config(mode="supervised"), SHAPE)
+    # unsupervised needs no labels
+    assert vision.fit(frames, "guided_vae", tmp_path / "u", steps=1, z_dim=4, **FAST).exists()
+
+
 # ----- bad input --------------------------------------------------------------------------------------------
 
 @pytest.mark.parametrize("method, override, message", [
@@ -352,14 +514,11 @@ def test_out_of_range_hyperparameters_get_a_clear_error(data, tmp_path, method, 
 
 # ----- every method behind the one interface ---------------------------------------------------------------
 
-ZOO = ["cci_vae", "beta_tcvae", "factor_vae", "dip_vae", "infogan"]
-
-
-@pytest.mark.parametrize("method", [m for m in vision.methods.names() if m not in ("beta_vae_dae",)])
+@pytest.mark.parametrize("method", vision.methods.names())
 def test_every_method_trains_checkpoints_reloads_and_encodes(method, data, tmp_path):
     frames, factors = data
-    extra = {"disc_width": 64} if method == "factor_vae" else {}
-    path = vision.fit(frames, method, tmp_path / method, steps=3, lr=1e-3, **FAST, **extra)
+    extra = {"factor_vae": {"disc_width": 64}, "beta_vae_dae": {"dae.steps": 2, "dae.batch_size": 16}}.get(method, {})
+    path = vision.fit(frames, method, tmp_path / method, steps=3, lr=1e-3, factors=factors, **FAST, **extra)
     model = vision.load_model(path)
     encoder = vision.load_encoder(path)
     codes = encoder.encode(frames[:6])
@@ -379,7 +538,9 @@ def test_darla_methods_lists_the_zoo_with_papers_and_weights(capsys):
 
     assert main(["methods"]) == 0
     text = capsys.readouterr().out
-    for name, paper, key in [("cci_vae", "Burgess et al. 2018", "c_max"), ("beta_tcvae", "Chen et al. 2018", "estimator"),
+    for name, paper, key in [("dc_ign", "Kulkarni et al. 2015", "batch_weights"),
+                             ("guided_vae", "Ding et al. 2020", "excitation"),
+                             ("cci_vae", "Burgess et al. 2018", "c_max"), ("beta_tcvae", "Chen et al. 2018", "estimator"),
                              ("factor_vae", "Kim & Mnih 2018", "gamma"), ("dip_vae", "Kumar et al. 2018", "lambda_od"),
                              ("infogan", "Chen et al. 2016", "lambda_info")]:
         block = text.split(f"{name}:", 1)[1].split("\n\n", 1)[0]

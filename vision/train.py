@@ -27,6 +27,7 @@ from vision.errors import CheckpointError, ConfigError, NonFiniteLossError
 from vision.images import latent_scores, reconstruction_grid, traversal_grid, write_png
 from vision.losses import kl_normal
 from vision.methods import get as get_method
+from vision.methods._samplers import FactorBatches, check_factors
 
 CHECKPOINT = "checkpoint.pt"
 ACTIVE_KL = 0.01  # nats: a latent whose mean KL exceeds this carries information
@@ -46,7 +47,7 @@ def resolve_device(name: str) -> torch.device:
 
 
 def fit(frames, method: str = "beta_vae_dae", out_dir: str | os.PathLike = "runs/vision", config=None, *,
-        resume: bool = True, progress: bool | None = None, tensorboard: bool = True,
+        factors=None, resume: bool = True, progress: bool | None = None, tensorboard: bool = True,
         **hyperparameters) -> Path:
     """Train ``method`` on ``frames`` (uint8 [N, H, W, C]: numpy array or h5py dataset) and return
     the path of its final checkpoint, ``out_dir/checkpoint.pt``.
@@ -55,6 +56,9 @@ def fit(frames, method: str = "beta_vae_dae", out_dir: str | os.PathLike = "runs
     overrides (``beta=4.0``, ``steps=1000``, ``**{"dae.steps": 500}``). If ``out_dir`` holds a
     checkpoint of the same run it resumes from it (``resume=False`` starts over); one from another
     method or other hyperparameters is an error. ``progress=None`` shows a bar on a terminal only.
+    ``factors`` (int [N, K], one row per frame) are the ground-truth factors; only methods that
+    inherit :class:`~vision.methods._samplers.FactorBatches` use them (DC-IGN, supervised
+    Guided-VAE), to build their own batches; the others ignore them.
     Also writes ``reconstructions.png``, ``traversal.png``, ``summary.json`` and TensorBoard
     events under ``out_dir/tb``.
     """
@@ -71,15 +75,21 @@ def fit(frames, method: str = "beta_vae_dae", out_dir: str | os.PathLike = "runs
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     data = as_uint8_array(frames)
+    if factors is not None:
+        factors = check_factors(factors, len(data))
+    if issubclass(cls, FactorBatches):
+        config = cls.with_factors(config, factors)
     config = cls.prepare(config, data, out, fit, resume=resume, progress=progress, tensorboard=tensorboard)
-    return _Run(cls, config, data, shape, out, progress, tensorboard).train(resume)
+    return _Run(cls, config, data, shape, out, progress, tensorboard, factors).train(resume)
 
 
 class _Run:
     """State of one training run (kept out of the method: a method never counts steps)."""
 
-    def __init__(self, cls, config, data: np.ndarray, shape, out: Path, progress, tensorboard: bool):
+    def __init__(self, cls, config, data: np.ndarray, shape, out: Path, progress, tensorboard: bool,
+                 factors: np.ndarray | None = None):
         self.cls, self.config, self.data, self.shape, self.out = cls, config, data, shape, out
+        self.factors = factors
         self.progress, self.tensorboard = progress, tensorboard
         self.path = out / CHECKPOINT
         self.device = resolve_device(config.device)
@@ -147,9 +157,15 @@ class _Run:
         began = time.perf_counter()
         try:
             for step in range(start, config.steps):
-                x = to_model_input(data[batch_indices(config.seed, step, n, config.batch_size)], device)
                 model.train()
-                losses = model.training_step(x, step, step_generator(config.seed, step, device))
+                if isinstance(model, FactorBatches):  # the method draws its batch from (frames, factors)
+                    idx = model.batch_indices(self.factors, step, n)
+                    x = to_model_input(data[idx], device)
+                    y = None if self.factors is None else torch.as_tensor(self.factors[idx], device=device)
+                    losses = model.training_step(x, step, step_generator(config.seed, step, device), factors=y)
+                else:
+                    x = to_model_input(data[batch_indices(config.seed, step, n, config.batch_size)], device)
+                    losses = model.training_step(x, step, step_generator(config.seed, step, device))
                 value = losses["loss"].item()
                 if not math.isfinite(value):
                     raise NonFiniteLossError(self._nan_message(f"the loss is {value}", step))

@@ -28,7 +28,9 @@ def run(args) -> None:
     cls = vision.methods.get(args.method)
     config = apply(cls.Config(), args.overrides)
     with FrameDataset(args.data) as data:
-        path = vision.fit(data.frames, args.method, args.out, config=config, resume=not args.force,
+        # factors: only methods that learn from ground truth (dc_ign, guided_vae supervised) use them
+        path = vision.fit(data.frames, args.method, args.out, config=config, factors=data.factors[:],
+                          resume=not args.force,
                           progress=False if args.no_progress else True)
     summary = json.loads((Path(args.out) / "summary.json").read_text())
     active = f", {summary['active_latents']} active latents" if "active_latents" in summary else ""
