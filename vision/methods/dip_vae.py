@@ -55,7 +55,7 @@ class DIPVAE(VAE):
 
     @dataclass
     class Config(VAE.Config):
-        variant: Literal["i", "ii"] = "ii"
+        variant: Literal["i", "ii"] = "i"
         lambda_od: float = 10.0
         lambda_d: float | None = None
 
