@@ -20,7 +20,6 @@ half-written checkpoint.
 from __future__ import annotations
 
 import os
-import tempfile
 from dataclasses import asdict
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
@@ -30,6 +29,7 @@ import numpy as np
 import torch
 
 from vision import config as cfg
+from vision.atomic import atomic_path
 from vision.errors import CheckpointError
 from vision.methods import get as get_method
 
@@ -71,14 +71,8 @@ def save(path: Path, model, optimizers: dict, step: int) -> Path:
         "optimizers": {name: opt.state_dict() for name, opt in optimizers.items()},
         "rng": _rng_state(),
     }
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    try:
+    with atomic_path(path) as tmp:
         torch.save(payload, tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
     return path
 
 

@@ -12,7 +12,6 @@ from __future__ import annotations
 import json
 import math
 import os
-import tempfile
 import time
 from collections import defaultdict
 from dataclasses import asdict
@@ -22,6 +21,7 @@ import numpy as np
 import torch
 
 from vision import checkpoint, config as cfg
+from vision.atomic import atomic_path
 from vision.data import as_uint8_array, batch_indices, check_frames, step_generator, to_model_input
 from vision.errors import CheckpointError, ConfigError, NonFiniteLossError
 from vision.images import latent_scores, reconstruction_grid, traversal_grid, write_png
@@ -296,7 +296,5 @@ def evaluate(model, frames, n: int = 2048, seed: int = 0, reference: np.ndarray 
 
 
 def _write_json(path: Path, data: dict) -> None:
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    with os.fdopen(fd, "w") as fh:
-        json.dump(data, fh, indent=2)
-    os.replace(tmp, path)
+    with atomic_path(path) as tmp:
+        tmp.write_text(json.dumps(data, indent=2))
