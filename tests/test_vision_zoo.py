@@ -483,6 +483,28 @@ def test_guided_supervised_excites_assigned_latents_and_inhibits_the_rest(data):
         assert torch.allclose(p.grad, e, atol=1e-5)
 
 
+def test_guided_supervised_puts_each_factor_in_its_latent_and_keeps_it_out_of_the_rest():
+    """On squares with independent x, y and size, excitation makes each assigned latent predict its
+    factor while the adversaries, reading the other latents, stay near chance."""
+    frames, factors = blobs(512, seed=1)
+    cls = vision.methods.get("guided_vae")
+    config = cls.with_factors(cls.Config(mode="supervised", z_dim=6, lr=1e-3), factors)
+    assert config.factor_sizes == "4,4,3"
+    torch.manual_seed(0)
+    model = cls(config, SHAPE)
+    optimizers = model.configure_optimizers()
+    rng = np.random.default_rng(0)
+    for step in range(200):
+        idx = rng.choice(len(frames), 32, replace=False)
+        out = model.training_step(to_model_input(frames[idx]), step, gen(step), factors=torch.as_tensor(factors[idx]))
+        model.update(out, optimizers)
+    chance = 2 * math.log(4) + math.log(3)
+    with torch.no_grad():
+        out = model.training_step(to_model_input(frames[:256]), 0, gen(), factors=torch.as_tensor(factors[:256]))
+    assert out["excitation_accuracy"].item() > 0.9, out["excitation_accuracy"]
+    assert out["adversary"].item() > 0.8 * chance, (out["adversary"], chance)
+
+
 def test_guided_supervised_without_labels_gets_a_clear_error(data, tmp_path):
     frames, _ = data
     with pytest.raises(vision.ConfigError, match=r"mode=supervised needs labels.*factors=FACTORS"):
