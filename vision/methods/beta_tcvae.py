@@ -26,6 +26,7 @@ All sums over the batch are log-sum-exps; densities are never exponentiated.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from dataclasses import dataclass
 from typing import Literal
@@ -109,8 +110,6 @@ class BetaTCVAE(VAE):
 
     @classmethod
     def prepare(cls, config, frames, out_dir, fit, **fit_kwargs):
-        import dataclasses
-
         if config.dataset_size == 0:
             return dataclasses.replace(config, dataset_size=len(frames))
         return config

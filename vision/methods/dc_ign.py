@@ -80,6 +80,11 @@ class DCIGN(FactorBatches, VAE):
             if self.batch_weights:
                 parse_floats(self.batch_weights, "batch_weights")
 
+    def __init__(self, config, input_shape):
+        super().__init__(config, input_shape)
+        self._sampler: OneFactorSampler | None = None  # built from the run's factors on first use
+        self._sampler_for: np.ndarray | None = None
+
     @classmethod
     def with_factors(cls, config, factors):
         config = super().with_factors(config, factors)
@@ -92,7 +97,7 @@ class DCIGN(FactorBatches, VAE):
         return dataclasses.replace(config, num_factors=k)
 
     def batch_indices(self, factors, step, num_frames) -> np.ndarray:
-        if getattr(self, "_sampler_for", None) is not factors:
+        if self._sampler is None or self._sampler_for is not factors:
             weights = parse_floats(self.config.batch_weights, "batch_weights") if self.config.batch_weights else None
             self._sampler = OneFactorSampler(check_factors(factors, num_frames), weights)
             self._sampler_for = factors
