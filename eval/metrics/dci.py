@@ -120,13 +120,7 @@ def dci(space, encoder, rng_or_seed=0, *, num_train: int = 10000, num_test: int 
         encode_batch_size: int = utils.DEFAULT_ENCODE_BATCH) -> dict:
     if importance not in IMPORTANCE_ESTIMATORS:
         raise ValueError(f"unknown DCI importance estimator {importance!r}; choose one of {IMPORTANCE_ESTIMATORS}")
-    space = utils.resolve_space(space)
-    random_state = utils.as_random_state(rng_or_seed)
-    domain = utils.check_domain(space, domain)
-    encode = utils.as_encode_fn(encoder)
-    train = utils.generate_batch_factor_code(space, encode, num_train, random_state, batch_size, domain,
-                                             encode_batch_size)
-    test = utils.generate_batch_factor_code(space, encode, num_test, random_state, batch_size, domain,
-                                            encode_batch_size)
+    train, test, random_state = utils.train_test_codes(space, encoder, rng_or_seed, num_train, num_test, batch_size,
+                                                       domain, encode_batch_size)
     return dci_from_codes(*train, *test, importance=importance, seed=utils.derived_seed(random_state),
                           forest_trees=forest_trees, forest_min_samples_leaf=forest_min_samples_leaf)

@@ -88,12 +88,6 @@ def modularity_explicitness_from_codes(codes_train, factors_train, codes_test, f
 def modularity_explicitness(space, encoder, rng_or_seed=0, *, num_train: int = 10000, num_test: int = 5000,
                             batch_size: int = 16, num_bins: int = 20, domain: str | None = None,
                             encode_batch_size: int = utils.DEFAULT_ENCODE_BATCH) -> dict:
-    space = utils.resolve_space(space)
-    random_state = utils.as_random_state(rng_or_seed)
-    domain = utils.check_domain(space, domain)
-    encode = utils.as_encode_fn(encoder)
-    train = utils.generate_batch_factor_code(space, encode, num_train, random_state, batch_size, domain,
-                                             encode_batch_size)
-    test = utils.generate_batch_factor_code(space, encode, num_test, random_state, batch_size, domain,
-                                            encode_batch_size)
+    train, test, _ = utils.train_test_codes(space, encoder, rng_or_seed, num_train, num_test, batch_size,
+                                                       domain, encode_batch_size)
     return modularity_explicitness_from_codes(*train, *test, num_bins=num_bins)

@@ -63,13 +63,7 @@ def sap_from_codes(codes, factors, codes_test, factors_test, *, continuous_facto
 def sap(space, encoder, rng_or_seed=0, *, num_train: int = 10000, num_test: int = 5000, batch_size: int = 16,
         continuous_factors: bool = False, domain: str | None = None,
         encode_batch_size: int = utils.DEFAULT_ENCODE_BATCH) -> dict:
-    space = utils.resolve_space(space)
-    random_state = utils.as_random_state(rng_or_seed)
-    domain = utils.check_domain(space, domain)
-    encode = utils.as_encode_fn(encoder)
-    train = utils.generate_batch_factor_code(space, encode, num_train, random_state, batch_size, domain,
-                                             encode_batch_size)
-    test = utils.generate_batch_factor_code(space, encode, num_test, random_state, batch_size, domain,
-                                            encode_batch_size)
+    train, test, random_state = utils.train_test_codes(space, encoder, rng_or_seed, num_train, num_test, batch_size,
+                                                       domain, encode_batch_size)
     return sap_from_codes(*train, *test, continuous_factors=continuous_factors,
                           seed=utils.derived_seed(random_state))

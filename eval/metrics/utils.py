@@ -196,6 +196,22 @@ def generate_batch_factor_code(space, encode: Callable, num_points: int, random_
     return codes, factors[:, columns]
 
 
+def train_test_codes(space, encoder, rng_or_seed, num_train: int, num_test: int, batch_size: int,
+                     domain: str | None, encode_batch_size: int = DEFAULT_ENCODE_BATCH):
+    """The set-up every train/test metric shares: resolve the space, then draw the train points and
+    then the test points from one ``RandomState``, in disentanglement_lib's order.
+
+    Returns ``(train, test, random_state)``; ``train`` and ``test`` are ``(codes, factors)``, and
+    the state (advanced past both draws) seeds the metric's estimators."""
+    space = resolve_space(space)
+    random_state = as_random_state(rng_or_seed)
+    domain = check_domain(space, domain)
+    encode = as_encode_fn(encoder)
+    train = generate_batch_factor_code(space, encode, num_train, random_state, batch_size, domain, encode_batch_size)
+    test = generate_batch_factor_code(space, encode, num_test, random_state, batch_size, domain, encode_batch_size)
+    return train, test, random_state
+
+
 # -- validation ------------------------------------------------------------------------------------
 def check_finite(codes: np.ndarray) -> None:
     """Reject NaN / inf codes: every metric is undefined on them, and sklearn would fail obscurely."""
