@@ -86,10 +86,11 @@ def run(config: RunConfig, runs_dir: str | Path = "runs", force=(), log: Callabl
             _act_and_transfer(stages, config, run_dir, checkpoints, name, seed)
 
     rows = collect_rows(run_dir, config)
-    files = transfer.write_results(rows, run_dir)
+    summary = transfer.summarize(rows)
+    files = transfer.write_results(rows, run_dir, summary)
     scores = {m: json.loads((run_dir / "metrics" / m / "scores.json").read_text())
               for m in checkpoints if (run_dir / "metrics" / m / "scores.json").exists()}
-    _plot(transfer.summarize(rows), run_dir / "transfer.png")
+    _plot(summary, run_dir / "transfer.png")
     report = _report(config, files["md"].read_text(), scores, time.time() - start, stages)
     (run_dir / "report.md").write_text(report)
     log(f"\n{files['md'].read_text()}")

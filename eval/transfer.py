@@ -102,11 +102,12 @@ def markdown_table(summary: Sequence[dict]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def write_results(rows: Sequence[dict], out_dir: str | os.PathLike) -> dict[str, Path]:
+def write_results(rows: Sequence[dict], out_dir: str | os.PathLike,
+                  summary: Sequence[dict] | None = None) -> dict[str, Path]:
     """transfer.json (per episode + summary), transfer.csv (tidy) and transfer.md, written atomically."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    summary = summarize(rows)
+    summary = summarize(rows) if summary is None else summary
     buffer = io.StringIO()
     writer = csv.DictWriter(buffer, fieldnames=FIELDS)
     writer.writeheader()
