@@ -69,9 +69,7 @@ class DCIGN(FactorBatches, VAE):
         batch_size: int = 20
         invariance: float = 1.0
         batch_weights: str = ""
-        num_factors: int = 0
-
-        RESUMABLE = VAE.Config.RESUMABLE + ("num_factors",)
+        num_factors: int = 0  # recorded from the training factors (the latent groups depend on it)
 
         def validate(self) -> None:
             super().validate()
