@@ -18,9 +18,7 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 quickstart: $(STAMP)
-	mkdir -p runs/quickstart
-	$(BIN)/darla collect darla/Room-v0 --domain source --frames 20000 --out runs/quickstart/source.h5
-	$(BIN)/darla preview darla/Room-v0 --out runs/quickstart/domains.png
+	$(BIN)/darla run quickstart
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -q
