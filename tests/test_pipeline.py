@@ -169,3 +169,17 @@ def test_vision_models_are_scored_next_to_their_transfer_results(tmp_path):
     report = (run_dir / "report.md").read_text()
     assert "## Disentanglement of the vision models" in report and "| vae |" in report
     assert list((run_dir / "tb" / "metrics").rglob("events.out.tfevents*"))
+
+
+def test_training_logs_source_returns_and_periodic_target_evaluation(tmp_path):
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    cfg = tiny_config(variants=["darla_ent"], agent={"algo": "ppo", "steps": 1024, "eval_every": 512,
+                                                     "eval_episodes": 2,
+                                                     "hyperparams": {"n_steps": 16, "batch_size": 64}})
+    run_dir = run(cfg, tmp_path, log=lambda line: None)
+    events = EventAccumulator(str(run_dir / "tb" / "agents" / "darla_ent_seed0"))
+    events.Reload()
+    tags = set(events.Tags()["scalars"])
+    assert {"transfer/source", "transfer/target", "transfer/ood", "rollout/ep_rew_mean"} <= tags
+    assert len(events.Scalars("transfer/target")) >= 2, "evaluated periodically, not once"
