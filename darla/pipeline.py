@@ -64,12 +64,13 @@ def run(config: RunConfig, runs_dir: str | Path = "runs", force=(), log: Callabl
     for method in vision_plan(config):
         hp = {"seed": config.vision.seed, **config.vision.methods.get(method, {})}
         inputs = [data_key]
+        # Not fingerprinted: device and threads change where the numbers are computed, not what they
+        # mean, and the DAE enters through its stage digest (so a moved run directory stays valid).
+        run_on = {"device": config.vision.device, "threads": config.threads}
         if method == "beta_vae_dae" and "dae" in checkpoints:
-            hp["dae_checkpoint"] = str(checkpoints["dae"])
+            run_on["dae_checkpoint"] = str(checkpoints["dae"])
             inputs.append("vision/dae")
         key = f"vision/{method}"
-        # device and threads change where the numbers are computed, not what they mean: not fingerprinted
-        run_on = {"device": config.vision.device, "threads": config.threads}
         folder = stages.run(key, {"method": method, **hp},
                             lambda folder, m=method, h={**hp, **run_on}:
                             _fit_vision(folder, run_dir / data_key / DATASET, m, h), inputs)
