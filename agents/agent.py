@@ -49,16 +49,22 @@ ENCODER_FILE, MODEL_FILE, SPEC_FILE = "encoder.pt", "model.zip", "agent.json"
 @dataclass(frozen=True)
 class Variant:
     name: str
-    vision_method: str | None  # the stage-1 method whose checkpoint this variant needs
+    vision_method: str | None  # the stage-1 method whose checkpoint this variant needs (by default)
     mode: str                   # "frozen" | "finetune" | "pixels"
     description: str
+    swappable: bool = False     # any vision method may replace the default (DARLA's own backbone)
+
+    def method_for(self, backbone: str | None) -> str | None:
+        """The vision method this variant reads when the experiment's backbone is ``backbone``."""
+        return backbone if self.swappable and backbone else self.vision_method
 
 
 VARIANTS: dict[str, Variant] = {v.name: v for v in (
-    Variant("darla", "beta_vae_dae", "frozen", "frozen beta-VAE-DAE latent means (DARLA)"),
+    Variant("darla", "beta_vae_dae", "frozen", "frozen beta-VAE-DAE latent means (DARLA)", swappable=True),
     Variant("darla_ent", "vae", "frozen", "frozen beta=1 VAE latent means (entangled vision)"),
     Variant("darla_dae", "dae", "frozen", "frozen DAE bottleneck"),
-    Variant("darla_ft", "beta_vae_dae", "finetune", "beta-VAE-DAE encoder fine-tuned by the RL loss"),
+    Variant("darla_ft", "beta_vae_dae", "finetune", "beta-VAE-DAE encoder fine-tuned by the RL loss",
+            swappable=True),
     Variant("pixels", None, "pixels", "end-to-end CNN policy on frames"),
 )}
 
@@ -145,7 +151,7 @@ def train(variant_name: str, env_id: str, out_dir: str | os.PathLike, *, steps: 
     set_random_seed(seed)
     venv = make_vec_env(env_id, "source", n_envs, seed, env_kwargs)
     encoder = vision.load_encoder(encoder_path) if spec.vision_method else None
-    if encoder is not None and encoder.method != spec.vision_method:
+    if encoder is not None and encoder.method != spec.vision_method and not spec.swappable:
         raise ValueError(f"variant {variant_name!r} expects a {spec.vision_method} checkpoint, got "
                          f"{encoder.method!r} from {encoder_path}")
     venv = wrap_for_variant(venv, spec, encoder)

@@ -30,7 +30,9 @@ class CollectConfig:
 
 @dataclass
 class VisionConfig:
-    """Stage 1 models, one per method the variants need, shared by every RL seed."""
+    """Stage 1 models, one per method the variants need, shared by every RL seed. ``method`` is the
+    backbone of the `darla` and `darla_ft` variants (`vision.method=beta_tcvae` swaps it)."""
+    method: str = "beta_vae_dae"
     seed: int = 0
     device: str = "cpu"
     methods: dict[str, dict[str, Any]] = field(default_factory=dict)  # method -> hyperparameter overrides
@@ -92,6 +94,9 @@ class RunConfig:
                            ("jobs", self.jobs)):
             if value < 1:
                 raise ValueError(f"{key} must be positive, got {value}")
+        import vision
+
+        vision.methods.get(self.vision.method)  # an unknown backbone lists the known ones
         if "source" not in self.transfer.domains:
             raise ValueError("transfer.domains must include 'source' (target/source ratios need it)")
         return self

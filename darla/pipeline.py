@@ -38,7 +38,7 @@ DATASET = "source.h5"
 
 def vision_plan(config: RunConfig) -> list[str]:
     """Vision methods to fit, in order: the DAE first, since β-VAE-DAE reuses it (and DARLA_DAE reads it)."""
-    needed = {agents.variant(v).vision_method for v in config.variants} - {None}
+    needed = {agents.variant(v).method_for(config.vision.method) for v in config.variants} - {None}
     if "beta_vae_dae" in needed:
         needed.add("dae")
     order = ["dae", "vae", "beta_vae_dae"]
@@ -103,7 +103,8 @@ def _act_and_transfer(stages: Stages, config: RunConfig, run_dir: Path, checkpoi
                       seed: int, progress: bool = True) -> None:
     spec = agents.variant(name)
     agent_key = f"agent/{name}/seed{seed}"
-    inputs = [f"vision/{spec.vision_method}"] if spec.vision_method else []
+    method = spec.method_for(config.vision.method)
+    inputs = [f"vision/{method}"] if method else []
     settings = {"variant": name, "seed": seed, "env": config.env, "env_kwargs": config.env_kwargs,
                 **{k: v for k, v in vars(config.agent).items() if k != "device"}}
     agent_dir = stages.run(agent_key, settings,
@@ -142,8 +143,9 @@ def _run_parallel(config: RunConfig, run_dir: Path, checkpoints: dict, jobs: lis
 # -- stage bodies ---------------------------------------------------------------------------------
 def _fit_vision(folder: Path, dataset: Path, method: str, hp: dict) -> None:
     with envs.dataset.FrameDataset(dataset) as ds:
-        frames = ds.frames[:]
-    vision.fit(frames, method=method, out_dir=folder, **hp)
+        frames, factors = ds.load()
+    # ground-truth factors: DC-IGN and supervised Guided-VAE learn from them, the others ignore them
+    vision.fit(frames, method=method, out_dir=folder, factors=factors, **hp)
 
 
 def _train_agent(folder: Path, config: RunConfig, name: str, seed: int, checkpoints: dict, run_dir: Path,
@@ -153,7 +155,8 @@ def _train_agent(folder: Path, config: RunConfig, name: str, seed: int, checkpoi
     if config.agent.eval_every:
         callbacks.append(_periodic_transfer_callback(config, spec))
     agents.train(name, config.env, folder, steps=config.agent.steps, seed=seed, algo=config.agent.algo,
-                 encoder_path=checkpoints.get(spec.vision_method), hyperparams=config.agent.hyperparams,
+                 encoder_path=checkpoints.get(spec.method_for(config.vision.method)),
+                 hyperparams=config.agent.hyperparams,
                  env_kwargs=config.env_kwargs, tensorboard_dir=run_dir / "tb" / "agents" / f"{name}_seed{seed}",
                  callbacks=callbacks, progress=progress, device=config.agent.device)
 

@@ -127,8 +127,8 @@ def test_unknown_names_and_missing_inputs_fail_clearly(tmp_path, vae_checkpoint)
         agents.train("pixels", "darla/Room-v0", tmp_path / "a", steps=10, algo="trpo")
     with pytest.raises(ValueError, match="needs a beta_vae_dae checkpoint"):
         agents.train("darla", "darla/Room-v0", tmp_path / "a", steps=10)
-    with pytest.raises(ValueError, match="expects a beta_vae_dae checkpoint, got 'vae'"):
-        agents.train("darla", "darla/Room-v0", tmp_path / "a", steps=10, encoder_path=vae_checkpoint)
+    with pytest.raises(ValueError, match="expects a dae checkpoint, got 'vae'"):
+        agents.train("darla_dae", "darla/Room-v0", tmp_path / "a", steps=10, encoder_path=vae_checkpoint)
     with pytest.raises(FileNotFoundError, match="no agent at"):
         agents.load(tmp_path / "nothing")
 

@@ -102,6 +102,19 @@ def test_vision_plan_trains_the_dae_before_the_models_that_use_it():
     assert vision_plan(config_module.RunConfig(variants=["pixels"])) == []
 
 
+def test_one_config_line_swaps_darlas_backbone(tmp_path):
+    swapped = config_module.RunConfig.from_dict({"variants": ["darla", "darla_dae"], "vision": {"method": "beta_tcvae"}})
+    assert vision_plan(swapped) == ["dae", "beta_tcvae"]
+    with pytest.raises(Exception, match="unknown vision method 'beta_tcvea'.*beta_tcvae"):
+        config_module.RunConfig.from_dict({"vision": {"method": "beta_tcvea"}}).validate()
+    cfg = tiny_config(variants=["darla"], vision={"method": "beta_tcvae", "seed": 0, "device": "cpu",
+                                                  "methods": {"beta_tcvae": {"steps": 3, "batch_size": 16}}})
+    run_dir = run(cfg, tmp_path, log=lambda line: None)
+    assert json.loads((run_dir / "agent" / "darla" / "seed0" / "agent.json").read_text())["variant"] == "darla"
+    assert (run_dir / "vision" / "beta_tcvae" / "checkpoint.pt").exists()
+    assert not (run_dir / "vision" / "beta_vae_dae").exists()
+
+
 # -- end to end -----------------------------------------------------------------------------------
 
 TINY = ["collect.frames=128", "agent.steps=128", "agent.hyperparams.n_steps=16", "agent.hyperparams.batch_size=64",
