@@ -567,3 +567,9 @@ def test_darla_methods_lists_the_zoo_with_papers_and_weights(capsys):
                              ("infogan", "Chen et al. 2016", "lambda_info")]:
         block = text.split(f"{name}:", 1)[1].split("\n\n", 1)[0]
         assert paper in block and key in block, name
+
+
+def test_beta_vae_rejects_a_negative_beta():
+    from vision.errors import ConfigError
+    with pytest.raises(ConfigError, match="beta"):
+        vision.methods.get("beta_vae").Config(beta=-1.0).validate()

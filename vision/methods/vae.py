@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from torch import Tensor
 
+from vision.methods._zoo import check_nonnegative
 from vision.methods.ae import AutoEncoder
 from vision.methods.registry import register
 
@@ -36,6 +37,10 @@ class BetaVAE(VAE):
     @dataclass
     class Config(VAE.Config):
         beta: float = 4.0
+
+        def validate(self) -> None:
+            super().validate()
+            check_nonnegative(self, "beta")
 
     def regularizer(self, kl: Tensor, mu, logvar, z, step) -> Tensor:
         return self.config.beta * kl
