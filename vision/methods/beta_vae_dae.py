@@ -17,7 +17,7 @@ from vision.methods.vae import BetaVAE
 
 
 def _default_dae() -> DenoisingAutoEncoder.Config:
-    return DenoisingAutoEncoder.Config(steps=800, checkpoint_every=400, image_every=400)
+    return DenoisingAutoEncoder.Config(steps=600, checkpoint_every=300, image_every=300)
 
 
 @register
@@ -56,7 +56,7 @@ class BetaVAEDAE(BetaVAE):
     class Config(BetaVAE.Config):
         beta: float = 32.0
         lr: float = 5e-4
-        steps: int = 2000
+        steps: int = 1900
         perceptual: Literal["bottleneck", "logits"] = "logits"
         pixel_weight: float = 8.0
         dae_checkpoint: str = ""
