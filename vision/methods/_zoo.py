@@ -33,3 +33,20 @@ def check_nonnegative(config, *names: str) -> None:
 def gaussian_log_density(z: Tensor, mu: Tensor, logvar: Tensor) -> Tensor:
     """log N(z | μ, σ²) element-wise (broadcasting), σ² = exp(logvar)."""
     return -0.5 * (LOG_2PI + logvar + (z - mu).pow(2) * torch.exp(-logvar))
+
+
+def adversarial_update(losses: dict[str, Tensor], optimizers: dict[str, torch.optim.Optimizer],
+                       adversary: str) -> None:
+    """One step of a model and its adversary (FactorVAE's discriminator, Guided-VAE's inhibitors).
+
+    Both backward passes run before either optimiser steps (stepping first would modify weights the
+    second graph still needs: torch's in-place error). The adversary's gradients are zeroed between
+    the two passes, so the model loss's gradient on the adversary is dropped and it learns from its
+    own loss only."""
+    model_opt, adversary_opt = optimizers["model"], optimizers[adversary]
+    model_opt.zero_grad(set_to_none=True)
+    losses["loss"].backward()
+    adversary_opt.zero_grad(set_to_none=True)
+    losses[adversary].backward()
+    model_opt.step()
+    adversary_opt.step()

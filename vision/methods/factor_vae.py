@@ -21,7 +21,7 @@ from torch import Tensor, nn
 
 from vision.errors import ConfigError
 from vision.losses import kl_normal
-from vision.methods._zoo import check_latents, check_nonnegative
+from vision.methods._zoo import adversarial_update, check_latents, check_nonnegative
 from vision.methods.registry import register
 from vision.methods.vae import VAE
 
@@ -113,11 +113,5 @@ class FactorVAE(VAE):
                                                   betas=(c.disc_beta1, c.disc_beta2))}
 
     def update(self, losses, optimizers) -> None:
-        vae_opt, disc_opt = optimizers["model"], optimizers["discriminator"]
-        vae_opt.zero_grad(set_to_none=True)
-        losses["loss"].backward()
         # the VAE loss's gradient on D (which would teach D to *raise* the TC estimate) is dropped
-        disc_opt.zero_grad(set_to_none=True)
-        losses["discriminator"].backward()
-        vae_opt.step()
-        disc_opt.step()
+        adversarial_update(losses, optimizers, "discriminator")

@@ -33,7 +33,7 @@ from torch import Tensor, nn
 from vision.errors import ConfigError
 from vision.losses import kl_normal
 from vision.methods._samplers import FactorBatches, factor_sizes, parse_ints
-from vision.methods._zoo import check_latents, check_nonnegative
+from vision.methods._zoo import adversarial_update, check_latents, check_nonnegative
 from vision.methods.registry import register
 from vision.methods.vae import VAE
 
@@ -188,12 +188,6 @@ class GuidedVAE(FactorBatches, VAE):
     def update(self, losses, optimizers) -> None:
         if self.config.mode == "unsupervised":
             return super().update(losses, optimizers)
-        model_opt, adv_opt = optimizers["model"], optimizers["adversary"]
-        model_opt.zero_grad(set_to_none=True)
-        losses["loss"].backward()
         # the encoder's inhibition gradient on the adversaries (which would teach them to be uninformative) is dropped
-        adv_opt.zero_grad(set_to_none=True)
-        losses["adversary"].backward()
-        model_opt.step()
-        adv_opt.step()
+        adversarial_update(losses, optimizers, "adversary")
 
