@@ -387,7 +387,8 @@ def test_sample_with_fixed_keeps_value_and_domain():
 
 # -- registry and bad input -------------------------------------------------------------------------------
 def test_registry_lists_every_metric():
-    assert M.names() == ["beta_vae", "factor_vae", "mig", "dci", "sap", "modularity", "irs", "unsupervised", "udr"]
+    assert M.names() == ["beta_vae", "factor_vae", "mig", "dci", "sap", "modularity", "irs", "unsupervised",
+                         "probe", "udr"]
     assert "udr" not in M.names(include_multi_encoder=False)
     assert M.get("mig").defaults["num_train"] == 10000 and M.get("mig").defaults["num_bins"] == 20
     assert M.get("factor_vae").defaults["prune_threshold"] == 0.05

@@ -13,13 +13,14 @@ Python API::
 """
 
 from eval.metrics.registry import Metric, evaluate, get, names, register
-from eval.metrics import beta_vae, factor_vae, mig, dci, sap, modularity, irs, unsupervised, udr  # noqa: E402,F401  (register)
+from eval.metrics import beta_vae, factor_vae, mig, dci, sap, modularity, irs, unsupervised, probe, udr  # noqa: E402,F401  (register)
 from eval.metrics.beta_vae import beta_vae_from_features
 from eval.metrics.dci import dci_from_codes, dci_from_importance
 from eval.metrics.factor_vae import factor_vae_from_votes
 from eval.metrics.irs import irs_from_codes
 from eval.metrics.mig import mig_from_codes
 from eval.metrics.modularity import modularity_explicitness_from_codes
+from eval.metrics.probe import probe_from_codes
 from eval.metrics.sap import sap_from_codes
 from eval.metrics.udr import udr_from_codes
 from eval.metrics.unsupervised import unsupervised_from_codes
