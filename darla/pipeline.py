@@ -251,6 +251,8 @@ def _report(config: RunConfig, table: str, scores: dict, seconds: float, stages:
              "Mean ± std over seeds of each seed's mean episode return; IQM over all episodes with a 95% "
              "bootstrap CI stratified by seed; `vs source` = mean on the domain / mean on source.", "",
              "![returns](transfer.png)", ""]
+    probes = {method: by_metric.pop("probe") for method, by_metric in scores.items() if "probe" in by_metric}
+    scores = {method: by_metric for method, by_metric in scores.items() if by_metric}
     if scores:
         names = sorted({k for s in scores.values() for metric in s.values() for k in metric
                         if isinstance(metric, dict)})
@@ -260,7 +262,29 @@ def _report(config: RunConfig, table: str, scores: dict, seconds: float, stages:
             flat = {k: v for metric in by_metric.values() if isinstance(metric, dict) for k, v in metric.items()}
             lines.append(f"| {method} | " + " | ".join(_fmt(flat.get(k)) for k in names) + " |")
         lines.append("")
+    if probes:
+        lines += _probe_table(probes, config.metrics.domain)
     return "\n".join(lines)
+
+
+def _probe_table(probes: dict, fit_domain: str) -> list[str]:
+    """One row per factor: how well each vision model's codes, read by classifiers fit on
+    ``fit_domain``, predict it there and on every shifted domain (the ``probe`` metric)."""
+    factors = [k.split(".", 1)[1] for k in next(iter(probes.values())) if k.startswith("accuracy.")]
+    shifted = sorted({k.split(".", 1)[0] for p in probes.values() for k in p
+                      if "." in k and k.split(".", 1)[0] not in ("accuracy", "chance")})
+    header = ["factor", "chance"] + [f"{method} {domain}" for method in probes for domain in [fit_domain] + shifted]
+    lines = ["## What the vision encodes, and whether it transfers", "",
+             f"Per-factor accuracy of classifiers fit on {fit_domain} codes (the `probe` metric).", "",
+             "| " + " | ".join(header) + " |", "|---" * len(header) + "|"]
+    for factor in factors + ["mean"]:
+        chance = next(iter(probes.values())).get(f"chance.{factor}")
+        cells = [factor, _fmt(chance)]
+        for p in probes.values():
+            cells.append(_fmt(p.get("mean_accuracy" if factor == "mean" else f"accuracy.{factor}")))
+            cells += [_fmt(p.get(f"mean_{d}" if factor == "mean" else f"{d}.{factor}")) for d in shifted]
+        lines.append("| " + " | ".join(cells) + " |")
+    return lines + [""]
 
 
 def _fmt(value) -> str:

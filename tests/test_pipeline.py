@@ -174,13 +174,16 @@ def test_parallel_jobs_give_the_same_results_as_sequential(tmp_path):
 
 @pytest.mark.timeout(600)
 def test_vision_models_are_scored_next_to_their_transfer_results(tmp_path):
-    cfg = tiny_config(variants=["darla_ent"], metrics={"names": ["mig", "sap"], "domain": "source", "seed": 0,
+    cfg = tiny_config(variants=["darla_ent"], metrics={"names": ["mig", "sap", "probe"], "domain": "source", "seed": 0,
                                                          "settings": {"num_train": 200, "num_test": 100}})
     run_dir = run(cfg, tmp_path, log=lambda line: None)
     scores = json.loads((run_dir / "metrics" / "vae" / "scores.json").read_text())
-    assert set(scores) == {"mig", "sap"} and 0 <= scores["mig"]["discrete_mig"] <= 1
+    assert set(scores) == {"mig", "sap", "probe"} and 0 <= scores["mig"]["discrete_mig"] <= 1
+    assert {"target.object_shape", "ood.object_shape"} <= set(scores["probe"])  # every other Room domain
     report = (run_dir / "report.md").read_text()
     assert "## Disentanglement of the vision models" in report and "| vae |" in report
+    assert "accuracy.object_shape" not in report  # the probe gets its own table, one row per factor
+    assert "| factor | chance | vae source | vae ood | vae target |" in report and "| object_shape |" in report
     assert list((run_dir / "tb" / "metrics").rglob("events.out.tfevents*"))
 
 
