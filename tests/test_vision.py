@@ -193,6 +193,20 @@ def test_checkpoint_round_trip_gives_identical_encodings(frames, tmp_path):
     np.testing.assert_allclose(a, direct, rtol=1e-6, atol=1e-6)
 
 
+def test_encode_distribution_gives_the_posterior_of_vaes_and_no_variance_for_deterministic_codes(frames, tmp_path):
+    vae = vision.load_encoder(vision.fit(frames, "beta_vae", tmp_path / "vae", steps=5, progress=False,
+                                         tensorboard=False, **FAST))
+    means, logvars = vae.encode_distribution(frames)
+    with torch.no_grad():
+        direct = vision.load_model(tmp_path / "vae" / "checkpoint.pt").encode(to_model_input(frames))[1].numpy()
+    np.testing.assert_array_equal(means, vae.encode(frames))
+    np.testing.assert_allclose(logvars, direct, rtol=1e-6, atol=1e-6)
+    ae = vision.load_encoder(vision.fit(frames, "ae", tmp_path / "ae", steps=5, progress=False, tensorboard=False,
+                                        **FAST))
+    ae_means, ae_logvars = ae.encode_distribution(frames)
+    assert ae_logvars is None and np.array_equal(ae_means, ae.encode(frames))
+
+
 def test_data_order_is_a_function_of_seed_and_step():
     a = [batch_indices(3, s, 100, 16) for s in range(20)]
     b = [batch_indices(3, s, 100, 16) for s in reversed(range(20))][::-1]

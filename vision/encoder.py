@@ -29,18 +29,33 @@ class Encoder:
         self.input_shape: tuple[int, int, int] = tuple(model.input_shape)
         self.device = next(model.parameters()).device
 
-    @torch.inference_mode()
     def encode(self, frames: np.ndarray, batch_size: int = 256) -> np.ndarray:
+        return self._run(frames, batch_size, lambda x: (self.model.representation(x), None))[0]
+
+    def encode_distribution(self, frames: np.ndarray, batch_size: int = 256) -> tuple[np.ndarray, np.ndarray | None]:
+        """``(means, log-variances)`` of the posterior, float32 [n, latent_dim] each; the
+        log-variances are None for a deterministic code (AE, DAE, InfoGAN's recognition net).
+        UDR uses them for the reference's KL filter on informative latents."""
+        return self._run(frames, batch_size, self.model.encode)
+
+    @torch.inference_mode()
+    def _run(self, frames, batch_size: int, fn):
         frames = np.asarray(frames)
         if frames.ndim != 4 or tuple(frames.shape[1:]) != self.input_shape or frames.dtype != np.uint8:
             raise FrameShapeError(f"this {self.method} encoder takes uint8 frames [n, {', '.join(map(str, self.input_shape))}], "
                                   f"got {frames.dtype} {frames.shape}; pass a batch (frames[None] for one frame) "
                                   "at the resolution the encoder was trained on")
-        out = np.empty((len(frames), self.latent_dim), np.float32)
+        means = np.empty((len(frames), self.latent_dim), np.float32)
+        logvars = None
         for start in range(0, len(frames), batch_size):
             x = to_model_input(frames[start:start + batch_size], self.device)
-            out[start:start + len(x)] = self.model.representation(x).float().cpu().numpy()
-        return out
+            mu, logvar = fn(x)
+            means[start:start + len(x)] = mu.float().cpu().numpy()
+            if logvar is not None:
+                if logvars is None:
+                    logvars = np.empty_like(means)
+                logvars[start:start + len(x)] = logvar.float().cpu().numpy()
+        return means, logvars
 
     def __repr__(self) -> str:
         return f"Encoder(method={self.method!r}, latent_dim={self.latent_dim}, input_shape={self.input_shape})"

@@ -8,7 +8,7 @@ Spearman correlation) gives a similarity matrix R; the pair scores
 (mean KL to the prior > ``kl_filter_threshold``). A model's UDR is the median over its pairs.
 
 KL needs the posterior variance: an encoder that also has ``encode_distribution(frames) -> (means,
-logvars)`` gets the reference's KL filter. For one that only returns means, a dimension counts as
+logvars)`` (as ``vision.Encoder`` does for every VAE-family method) gets the reference's KL filter. For one that only returns means, a dimension counts as
 informative when the variance of its mean over the data exceeds ``kl_filter_threshold`` (the
 "active units" criterion of Burda et al. 2016), reported as ``kl_source = "variance_of_means"``.
 """
@@ -98,12 +98,12 @@ def udr_from_codes(codes: Sequence[np.ndarray], kl: Sequence[np.ndarray], *, cor
 def _encode_with_kl(encoder, frames: np.ndarray):
     """``(means[n, D], per-point KL[n, D] or None)`` for one chunk of frames."""
     dist = getattr(encoder, "encode_distribution", None)
-    if callable(dist):
-        means, logvars = dist(frames)
-        means = utils._check_encoded(means, len(frames)).astype(np.float64)
-        logvars = np.asarray(logvars, dtype=np.float64)
-        return means, 0.5 * (np.square(means) + np.exp(logvars) - logvars - 1)
-    return utils._check_encoded(utils.as_encode_fn(encoder)(frames), len(frames)), None
+    means, logvars = dist(frames) if callable(dist) else (utils.as_encode_fn(encoder)(frames), None)
+    means = utils._check_encoded(means, len(frames)).astype(np.float64)
+    if logvars is None:  # a deterministic code: the caller falls back to the variance of its means
+        return means, None
+    logvars = np.asarray(logvars, dtype=np.float64)
+    return means, 0.5 * (np.square(means) + np.exp(logvars) - logvars - 1)
 
 
 @register("udr", paper="Duan et al. 2020, Unsupervised Model Selection for Variational Disentangled "
