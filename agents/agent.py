@@ -9,6 +9,7 @@ DARLA's comparison agents are *variants*, each selectable by name:
 | `darla_dae` | frozen DAE bottleneck                                                 |
 | `darla_ft`  | the β-VAE-DAE encoder, initialised from stage 1, fine-tuned by the RL loss |
 | `pixels`    | frames, SB3's CnnPolicy trained end to end                             |
+| `oracle`    | the ground-truth factors, one-hot (perfect disentangled vision; an upper bound, not DARLA's) |
 
 A saved agent is a folder: ``model.zip`` (SB3), ``agent.json`` (variant, algorithm, env, seed)
 and ``encoder.pt`` (a copy of the vision checkpoint it was trained with), so it can be evaluated
@@ -40,7 +41,7 @@ from stable_baselines3.common.vec_env import DummyVecEnv, VecEnv, VecTransposeIm
 import envs
 import vision
 from agents.hyperparams import defaults_for
-from agents.latent import LatentObservations
+from agents.latent import FactorObservations, LatentObservations
 
 ALGORITHMS: dict[str, type[BaseAlgorithm]] = {"ppo": PPO, "a2c": A2C, "dqn": DQN, "sac": SAC}
 ENCODER_FILE, MODEL_FILE, SPEC_FILE = "encoder.pt", "model.zip", "agent.json"
@@ -50,7 +51,7 @@ ENCODER_FILE, MODEL_FILE, SPEC_FILE = "encoder.pt", "model.zip", "agent.json"
 class Variant:
     name: str
     vision_method: str | None  # the stage-1 method whose checkpoint this variant needs (by default)
-    mode: str                   # "frozen" | "finetune" | "pixels"
+    mode: str                   # "frozen" | "finetune" | "pixels" | "factors"
     description: str
     swappable: bool = False     # any vision method may replace the default (DARLA's own backbone)
 
@@ -66,6 +67,7 @@ VARIANTS: dict[str, Variant] = {v.name: v for v in (
     Variant("darla_ft", "beta_vae_dae", "finetune", "beta-VAE-DAE encoder fine-tuned by the RL loss",
             swappable=True),
     Variant("pixels", None, "pixels", "end-to-end CNN policy on frames"),
+    Variant("oracle", None, "factors", "ground-truth factors, one-hot: perfect disentangled vision (upper bound)"),
 )}
 
 
@@ -92,12 +94,18 @@ class EncoderFeatures(BaseFeaturesExtractor):
         return self.model.representation(observations)
 
 
-def make_vec_env(env_id: str, domain: str, n_envs: int, seed: int, env_kwargs: dict | None = None) -> VecEnv:
-    """``n_envs`` copies of ``env_id``'s ``domain`` (Monitor-wrapped for episode stats), seeded."""
+def make_vec_env(env_id: str, domain: str, n_envs: int, seed: int, env_kwargs: dict | None = None,
+                 factors: bool = False) -> VecEnv:
+    """``n_envs`` copies of ``env_id``'s ``domain`` (Monitor-wrapped for episode stats), seeded;
+    ``factors=True`` gives one-hot ground-truth observations instead of frames (the oracle)."""
     env_kwargs = dict(env_kwargs or {})
     envs.registry.check_name(env_id)
-    venv = DummyVecEnv([lambda: Monitor(envs.registry.make_env(env_id, domain=domain, **env_kwargs))
-                        for _ in range(n_envs)])
+
+    def make():
+        env = envs.registry.make_env(env_id, domain=domain, **env_kwargs)
+        return Monitor(FactorObservations(env) if factors else env)
+
+    venv = DummyVecEnv([make for _ in range(n_envs)])
     venv.seed(seed)
     return venv
 
@@ -111,7 +119,8 @@ class TrainedAgent:
 
     def make_env(self, domain: str, n_envs: int = 1, seed: int = 0) -> VecEnv:
         """The env stack this agent acts through (latent wrapper or channel-first pixels)."""
-        venv = make_vec_env(self.spec["env_id"], domain, n_envs, seed, self.spec.get("env_kwargs"))
+        venv = make_vec_env(self.spec["env_id"], domain, n_envs, seed, self.spec.get("env_kwargs"),
+                            factors=self.variant.mode == "factors")
         return wrap_for_variant(venv, self.variant, self.encoder)
 
     def check_env(self, venv: VecEnv) -> None:
@@ -130,6 +139,8 @@ class TrainedAgent:
 def wrap_for_variant(venv: VecEnv, spec: Variant, encoder) -> VecEnv:
     if spec.mode == "frozen":
         return LatentObservations(venv, encoder)
+    if spec.mode == "factors":
+        return venv
     return VecTransposeImage(venv)
 
 
@@ -149,13 +160,13 @@ def train(variant_name: str, env_id: str, out_dir: str | os.PathLike, *, steps: 
     hp = defaults_for(algo, env_id, hyperparams)
     n_envs = int(hp.pop("n_envs"))
     set_random_seed(seed)
-    venv = make_vec_env(env_id, "source", n_envs, seed, env_kwargs)
+    venv = make_vec_env(env_id, "source", n_envs, seed, env_kwargs, factors=spec.mode == "factors")
     encoder = vision.load_encoder(encoder_path) if spec.vision_method else None
     if encoder is not None and encoder.method != spec.vision_method and not spec.swappable:
         raise ValueError(f"variant {variant_name!r} expects a {spec.vision_method} checkpoint, got "
                          f"{encoder.method!r} from {encoder_path}")
     venv = wrap_for_variant(venv, spec, encoder)
-    policy = "MlpPolicy" if spec.mode == "frozen" else "CnnPolicy"
+    policy = "MlpPolicy" if spec.mode in ("frozen", "factors") else "CnnPolicy"
     plain_policy_kwargs = _jsonable(hp.get("policy_kwargs", {}))
     if spec.mode == "finetune":
         hp["policy_kwargs"] = _finetune_policy_kwargs(plain_policy_kwargs, encoder_path)

@@ -1,4 +1,5 @@
-"""Observations as latent means: a vector-env wrapper around a frozen encoder.
+"""Observations as latent means: a vector-env wrapper around a frozen encoder (and, for the oracle
+baseline, the ground-truth factors themselves).
 
 Encoding lives env-side (as stable-baselines3's maintainers recommend for frozen features): all
 envs' frames are encoded in one batch, no gradients, and the *same* wrapper with the same encoder is
@@ -9,6 +10,7 @@ from __future__ import annotations
 
 from typing import Protocol
 
+import gymnasium
 import numpy as np
 from gymnasium import spaces
 from stable_baselines3.common.vec_env import VecEnv, VecEnvWrapper
@@ -63,3 +65,35 @@ class LatentObservations(VecEnvWrapper):
             for i, code in zip(finished, last):
                 infos[i]["terminal_observation"] = code
         return self.encoder.encode(frames), rewards, dones, infos
+
+
+class FactorObservations(gymnasium.Wrapper):
+    """Replaces the frame with the ground truth ``info["factors"]``, one-hot per factor: the code a
+    perfectly disentangled vision model would give (the ``oracle`` variant, an upper bound).
+
+    Every factor is kept, colours included, so the policy must still learn to ignore the ones that
+    do not matter; on a target domain it meets unseen *combinations* of one-hot blocks it has seen,
+    which is DARLA's transfer argument with vision taken out of the question."""
+
+    def __init__(self, env: gymnasium.Env):
+        super().__init__(env)
+        space = getattr(env.unwrapped, "factor_space", None)
+        if space is None:
+            raise ValueError(f"{env.spec.id if env.spec else env} exposes no factor_space, so the oracle variant "
+                             "cannot see its ground truth; use an env that reports info['factors']")
+        self.sizes = np.asarray(space.sizes)
+        self.offsets = np.concatenate([[0], np.cumsum(self.sizes)[:-1]])
+        self.observation_space = spaces.Box(0.0, 1.0, (int(self.sizes.sum()),), dtype=np.float32)
+
+    def _one_hot(self, info: dict) -> np.ndarray:
+        code = np.zeros(self.observation_space.shape, np.float32)
+        code[self.offsets + np.asarray(info["factors"])] = 1.0
+        return code
+
+    def reset(self, **kwargs):
+        _, info = self.env.reset(**kwargs)
+        return self._one_hot(info), info
+
+    def step(self, action):
+        _, reward, terminated, truncated, info = self.env.step(action)
+        return self._one_hot(info), reward, terminated, truncated, info

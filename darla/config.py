@@ -15,9 +15,8 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
+import agents
 import agents.hyperparams
-
-VARIANT_NAMES = ("darla", "darla_ent", "darla_dae", "darla_ft", "pixels")
 
 
 @dataclass
@@ -82,9 +81,9 @@ class RunConfig:
     metrics: MetricsConfig = field(default_factory=MetricsConfig)
 
     def validate(self) -> "RunConfig":
-        unknown = [v for v in self.variants if v not in VARIANT_NAMES]
+        unknown = [v for v in self.variants if v not in agents.VARIANTS]
         if unknown or not self.variants:
-            raise ValueError(f"unknown variant(s) {unknown or '(none given)'}; known: {list(VARIANT_NAMES)}")
+            raise ValueError(f"unknown variant(s) {unknown or '(none given)'}; known: {list(agents.VARIANTS)}")
         if self.agent.algo not in agents.hyperparams.algorithms():
             raise ValueError(f"unknown RL algorithm {self.agent.algo!r}; known: {agents.hyperparams.algorithms()}")
         if not self.seeds or len(set(self.seeds)) != len(self.seeds):

@@ -195,7 +195,7 @@ def _periodic_transfer_callback(config: RunConfig, spec):
             encoder = getattr(self.training_env, "encoder", None)
             for domain in config.transfer.domains:
                 venv = agents.make_vec_env(config.env, domain, min(8, config.agent.eval_episodes),
-                                           config.transfer.seed, config.env_kwargs)
+                                           config.transfer.seed, config.env_kwargs, factors=spec.mode == "factors")
                 venv = agents.agent.wrap_for_variant(venv, spec, encoder)
                 returns = transfer.run_episodes(venv, lambda o, d: self.model.predict(o, deterministic=d)[0],
                                                 config.agent.eval_episodes)

@@ -158,3 +158,32 @@ def test_cli_act_then_transfer(tmp_path, vae_checkpoint, capsys):
     assert (tmp_path / "transfer.csv").read_text().count("\n") == 1 + 2 * 2
     assert main(["act", "--variant", "darla", "--steps", "10", "--out", str(tmp_path / "x")]) == 1
     assert "needs a beta_vae_dae checkpoint" in capsys.readouterr().err
+
+
+def test_oracle_sees_one_hot_ground_truth_including_at_episode_ends():
+    venv = agents.make_vec_env("darla/Room-v0", "target", 2, seed=4, factors=True)
+    sizes = np.array(venv.envs[0].unwrapped.factor_space.sizes)
+    offsets = np.concatenate([[0], np.cumsum(sizes)[:-1]])
+    obs = venv.reset()
+    assert venv.observation_space.shape == (sizes.sum(),) and obs.dtype == np.float32
+
+    def one_hot_state():
+        expected = np.zeros_like(obs)
+        for i, env in enumerate(venv.envs):
+            expected[i, offsets + env.unwrapped._state] = 1
+        return expected
+
+    for _ in range(100):  # the whole 100-step episode, then the auto-reset
+        np.testing.assert_array_equal(obs, one_hot_state())
+        obs, _, dones, infos = venv.step(np.zeros(2, dtype=int))
+    assert dones.all() and infos[0]["terminal_observation"].sum() == len(sizes)  # one hot per factor
+    np.testing.assert_array_equal(obs, one_hot_state())  # the first observation of the next episode
+
+
+def test_oracle_trains_saves_and_reloads_without_an_encoder(tmp_path):
+    out = agents.train("oracle", "darla/Room-v0", tmp_path / "oracle", steps=256, seed=0,
+                       hyperparams={"n_steps": 32})
+    agent = agents.load(out)
+    assert agent.encoder is None and not (out / "encoder.pt").exists()
+    a = transfer.evaluate(agent, ["target"], episodes=2, seed=3, n_envs=2)
+    assert a == transfer.evaluate(agents.load(out), ["target"], episodes=2, seed=3, n_envs=2)

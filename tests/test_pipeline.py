@@ -74,7 +74,7 @@ def test_an_interrupted_stage_resumes_in_place_and_finished_ones_are_kept(tmp_pa
 def test_presets_load_and_unknown_ones_are_listed():
     assert {"quickstart", "room"} <= set(config_module.preset_names())
     room = config_module.load("room").validate()
-    assert set(room.variants) == {"darla", "darla_ent", "darla_dae", "darla_ft", "pixels"} and len(room.seeds) >= 3
+    assert {"darla", "darla_ent", "darla_dae", "darla_ft", "pixels"} <= set(room.variants) and len(room.seeds) >= 3
     with pytest.raises(KeyError, match="no preset or config file 'quickstrat'.*quickstart.*room"):
         config_module.load("quickstrat")
 
@@ -157,8 +157,8 @@ def test_every_variant_runs_end_to_end_and_a_rerun_reuses_everything(tmp_path):
 def test_cli_run_reports_bad_input_without_a_traceback(tmp_path, capsys):
     assert main(["run", "nope", "--runs-dir", str(tmp_path)]) == 1
     assert "presets: ['quickstart', 'room'" in capsys.readouterr().err
-    assert main(["run", "quickstart", "variants=darla,oracle", "--runs-dir", str(tmp_path)]) == 1
-    assert "unknown variant(s) ['oracle']" in capsys.readouterr().err
+    assert main(["run", "quickstart", "variants=darla,oracles", "--runs-dir", str(tmp_path)]) == 1
+    assert "unknown variant(s) ['oracles']" in capsys.readouterr().err
     assert list(tmp_path.iterdir()) == [], "bad input creates no run directory"
 
 

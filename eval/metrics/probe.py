@@ -20,7 +20,7 @@ from eval.metrics.registry import register
 
 
 def probe_from_codes(codes_train, factors_train, codes_test, factors_test, shifted: dict | None = None, *,
-                     names=None, seed: int = 0, trees: int = 50, min_samples_leaf: int = 5) -> dict:
+                     names=None, seed: int = 0, trees: int = 10, min_samples_leaf: int = 10) -> dict:
     """Per-factor random-forest accuracy on a same-domain test set and on each ``shifted`` set.
 
     ``shifted`` maps a domain name to its ``(codes, factors)``; ``names`` labels the factor columns
@@ -58,8 +58,8 @@ def probe_from_codes(codes_train, factors_train, codes_test, factors_test, shift
                       "reading survives the shift",
           core=probe_from_codes)
 def probe(space, encoder, rng_or_seed=0, *, num_train: int = 5000, num_test: int = 2000, batch_size: int = 16,
-          domain: str | None = None, transfer_domains: tuple | None = None, trees: int = 50,
-          min_samples_leaf: int = 5, encode_batch_size: int = utils.DEFAULT_ENCODE_BATCH) -> dict:
+          domain: str | None = None, transfer_domains: tuple | None = None, trees: int = 10,
+          min_samples_leaf: int = 10, encode_batch_size: int = utils.DEFAULT_ENCODE_BATCH) -> dict:
     space = utils.resolve_space(space)
     if transfer_domains is None:  # every other domain the space defines
         transfer_domains = [name for name in space.domains if name not in ("all", domain)]
