@@ -118,7 +118,7 @@ def test_one_config_line_swaps_darlas_backbone(tmp_path):
 # -- end to end -----------------------------------------------------------------------------------
 
 TINY = ["collect.frames=128", "agent.steps=128", "agent.hyperparams.n_steps=16", "agent.hyperparams.batch_size=64",
-        "transfer.episodes=2", "threads=1"] + [f"vision.methods.{m}.{k}" for m in ("dae", "vae", "beta_vae_dae")
+        "transfer.episodes=2", "threads=1", "metrics.names=[]"] + [f"vision.methods.{m}.{k}" for m in ("dae", "vae", "beta_vae_dae")
                                                for k in ("steps=3", "batch_size=16")]
 
 
@@ -134,10 +134,10 @@ def test_every_variant_runs_end_to_end_and_a_rerun_reuses_everything(tmp_path):
     run_dir = run(tiny_config(), tmp_path, log=lines.append)
     with open(run_dir / "transfer.csv") as f:
         rows = list(csv.DictReader(f))
-    assert {r["variant"] for r in rows} == {"darla", "darla_ent", "darla_dae", "darla_ft", "pixels"}
-    assert len(rows) == 5 * 3 * 2 and {r["domain"] for r in rows} == {"source", "target", "ood"}
+    assert {r["variant"] for r in rows} == {"darla", "darla_ent", "darla_dae", "darla_ft", "pixels", "oracle"}
+    assert len(rows) == 6 * 3 * 2 and {r["domain"] for r in rows} == {"source", "target", "ood"}
     summary = json.loads((run_dir / "transfer.json").read_text())["summary"]
-    assert len(summary) == 15
+    assert len(summary) == 18
     report = (run_dir / "report.md").read_text()
     assert "| darla_ft | target |" in report and (run_dir / "transfer.png").stat().st_size > 1000
     assert json.loads((run_dir / "config.json").read_text())["agent"]["steps"] == 128
