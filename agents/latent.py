@@ -69,11 +69,14 @@ class LatentObservations(VecEnvWrapper):
 
 class FactorObservations(gymnasium.Wrapper):
     """Replaces the frame with the ground truth ``info["factors"]``, one-hot per factor: the code a
-    perfectly disentangled vision model would give (the ``oracle`` variant, an upper bound).
+    perfectly disentangled vision model would give (the ``oracle`` variant).
 
     Every factor is kept, colours included, so the policy must still learn to ignore the ones that
     do not matter; on a target domain it meets unseen *combinations* of one-hot blocks it has seen,
-    which is DARLA's transfer argument with vision taken out of the question."""
+    which is DARLA's transfer argument with vision taken out of the question. It is not an upper
+    bound on return: the factors are in the scene's own coordinates (the Room's are allocentric:
+    agent cell and heading, object cell), so the policy still has to compute what it needs from
+    them, as a policy on perfectly disentangled latents would."""
 
     def __init__(self, env: gymnasium.Env):
         super().__init__(env)
