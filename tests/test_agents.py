@@ -152,7 +152,13 @@ def test_cli_act_then_transfer(tmp_path, vae_checkpoint, capsys):
     assert main(["act", "--variant", "darla_ent", "--vision", str(vae_checkpoint), "--steps", "128",
                  "--out", str(out), "n_steps=16", "batch_size=32"]) == 0
     assert list((out / "tb").glob("events.out.tfevents*")), "training logs to TensorBoard"
-    assert main(["transfer", str(out), "--episodes", "2", "--domains", "source,target", "--out", str(tmp_path)]) == 0
+    before = torch.get_num_threads()
+    try:
+        assert main(["transfer", str(out), "--episodes", "2", "--domains", "source,target", "--out", str(tmp_path),
+                     "--threads", "1"]) == 0
+        assert torch.get_num_threads() == 1
+    finally:
+        torch.set_num_threads(before)
     printed = capsys.readouterr().out
     assert "| darla_ent | target | 1 |" in printed
     assert (tmp_path / "transfer.csv").read_text().count("\n") == 1 + 2 * 2

@@ -11,6 +11,8 @@ def register(subparsers) -> None:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--device", default="cpu", help="cpu, cuda or auto")
     p.add_argument("--out", required=True, help="agent folder to write")
+    p.add_argument("--threads", type=int, default=None,
+                   help="torch threads (default: torch's choice); 1 on a shared machine avoids oversubscription")
     p.add_argument("hyperparams", nargs="*", metavar="key=value",
                    help="overrides of the algorithm's defaults, e.g. learning_rate=1e-4 n_steps=256")
     p.set_defaults(func=run)
@@ -20,8 +22,11 @@ def run(args) -> None:
     from pathlib import Path
 
     import agents
+    import torch
     from darla.config import parse_value
 
+    if args.threads:
+        torch.set_num_threads(args.threads)
     hyperparams = {}
     for item in args.hyperparams:
         key, sep, value = item.partition("=")

@@ -9,13 +9,18 @@ def register(subparsers) -> None:
     p.add_argument("--seed", type=int, default=10_000, help="evaluation seed (default 10000)")
     p.add_argument("--stochastic", action="store_true", help="sample actions instead of the greedy ones")
     p.add_argument("--out", required=True, help="folder for transfer.json / .csv / .md")
+    p.add_argument("--threads", type=int, default=None,
+                   help="torch threads (default: torch's choice); 1 on a shared machine avoids oversubscription")
     p.set_defaults(func=run)
 
 
 def run(args) -> None:
     import agents
+    import torch
     from eval import transfer
 
+    if args.threads:
+        torch.set_num_threads(args.threads)
     domains = [d for d in args.domains.split(",") if d]
     rows = []
     for path in args.agents:
