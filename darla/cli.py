@@ -41,7 +41,14 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
+    # key=value overrides may follow options (`darla run room --force metrics jobs=2`): argparse
+    # leaves such trailing ones unparsed, so they join the command's own key=value list here
+    args, extra = parser.parse_known_args(argv)
+    listed = next((name for name in ("overrides", "hyperparams") if isinstance(getattr(args, name, None), list)), None)
+    if extra and (listed is None or not all("=" in e and not e.startswith("-") for e in extra)):
+        parser.error(f"unrecognized arguments: {' '.join(extra)}")
+    if extra:
+        getattr(args, listed).extend(extra)
     if not getattr(args, "func", None):
         parser.print_help()
         return 2

@@ -159,6 +159,12 @@ def test_cli_run_reports_bad_input_without_a_traceback(tmp_path, capsys):
     assert "presets: ['quickstart', 'room'" in capsys.readouterr().err
     assert main(["run", "quickstart", "variants=darla,oracles", "--runs-dir", str(tmp_path)]) == 1
     assert "unknown variant(s) ['oracles']" in capsys.readouterr().err
+    # overrides may also follow options; they still reach (and are checked against) the config
+    assert main(["run", "quickstart", "--runs-dir", str(tmp_path), "variants=darla,oracles"]) == 1
+    assert "unknown variant(s) ['oracles']" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        main(["run", "quickstart", "--runs-dir", str(tmp_path), "--bogus"])
+    assert "unrecognized arguments: --bogus" in capsys.readouterr().err
     assert list(tmp_path.iterdir()) == [], "bad input creates no run directory"
 
 
