@@ -39,16 +39,26 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def add_threads_option(parser: argparse.ArgumentParser) -> None:
+    """``--threads N`` for commands that run torch; :func:`main` applies it before the command."""
+    parser.add_argument("--threads", type=int, default=None,
+                        help="torch threads (default: torch's choice); 1 on a shared machine avoids oversubscription")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     # key=value overrides may follow options (`darla run room --force metrics jobs=2`): argparse
     # leaves such trailing ones unparsed, so they join the command's own key=value list here
     args, extra = parser.parse_known_args(argv)
-    listed = next((name for name in ("overrides", "hyperparams") if isinstance(getattr(args, name, None), list)), None)
-    if extra and (listed is None or not all("=" in e and not e.startswith("-") for e in extra)):
-        parser.error(f"unrecognized arguments: {' '.join(extra)}")
     if extra:
-        getattr(args, listed).extend(extra)
+        if not isinstance(getattr(args, "overrides", None), list) or any("=" not in e or e.startswith("-")
+                                                                          for e in extra):
+            parser.error(f"unrecognized arguments: {' '.join(extra)}")
+        args.overrides.extend(extra)
+    if getattr(args, "threads", None):
+        import torch
+
+        torch.set_num_threads(args.threads)
     if not getattr(args, "func", None):
         parser.print_help()
         return 2

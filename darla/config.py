@@ -15,8 +15,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-import agents
-import agents.hyperparams
+import agents.hyperparams  # also binds the package: agents.VARIANTS
 
 
 @dataclass

@@ -2,6 +2,8 @@
 
 
 def register(subparsers) -> None:
+    from darla.cli import add_threads_option
+
     p = subparsers.add_parser("act", help="train an agent on the source domain (one variant, one seed)")
     p.add_argument("--variant", default="darla", help="agent variant, e.g. darla or pixels (an unknown name lists them all)")
     p.add_argument("--vision", help="vision checkpoint the variant reads (not needed for pixels or oracle)")
@@ -11,9 +13,8 @@ def register(subparsers) -> None:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--device", default="cpu", help="cpu, cuda or auto")
     p.add_argument("--out", required=True, help="agent folder to write")
-    p.add_argument("--threads", type=int, default=None,
-                   help="torch threads (default: torch's choice); 1 on a shared machine avoids oversubscription")
-    p.add_argument("hyperparams", nargs="*", metavar="key=value",
+    add_threads_option(p)
+    p.add_argument("overrides", nargs="*", metavar="key=value",
                    help="overrides of the algorithm's defaults, e.g. learning_rate=1e-4 n_steps=256")
     p.set_defaults(func=run)
 
@@ -22,13 +23,10 @@ def run(args) -> None:
     from pathlib import Path
 
     import agents
-    import torch
     from darla.config import parse_value
 
-    if args.threads:
-        torch.set_num_threads(args.threads)
     hyperparams = {}
-    for item in args.hyperparams:
+    for item in args.overrides:
         key, sep, value = item.partition("=")
         if not sep:
             raise ValueError(f"hyperparameter {item!r} is not key=value (e.g. learning_rate=1e-4)")

@@ -2,6 +2,8 @@
 
 
 def register(subparsers) -> None:
+    from darla.cli import add_threads_option
+
     p = subparsers.add_parser("transfer", help="evaluate saved agents, unchanged, on each domain")
     p.add_argument("agents", nargs="+", help="agent folders written by `darla act` or `darla run`")
     p.add_argument("--domains", default="source,target,ood", help="comma-separated (default source,target,ood)")
@@ -9,18 +11,14 @@ def register(subparsers) -> None:
     p.add_argument("--seed", type=int, default=10_000, help="evaluation seed (default 10000)")
     p.add_argument("--stochastic", action="store_true", help="sample actions instead of the greedy ones")
     p.add_argument("--out", required=True, help="folder for transfer.json / .csv / .md")
-    p.add_argument("--threads", type=int, default=None,
-                   help="torch threads (default: torch's choice); 1 on a shared machine avoids oversubscription")
+    add_threads_option(p)
     p.set_defaults(func=run)
 
 
 def run(args) -> None:
     import agents
-    import torch
     from eval import transfer
 
-    if args.threads:
-        torch.set_num_threads(args.threads)
     domains = [d for d in args.domains.split(",") if d]
     rows = []
     for path in args.agents:
