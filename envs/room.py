@@ -2,21 +2,27 @@
 
 The agent stands in a square room of ``grid × grid`` cells, facing one of 8 headings, and sees a
 first-person view rendered by column ray casting (walls shaded by orientation and distance, a
-chequered floor, a flat ceiling) with one object drawn as a depth-scaled billboard. Touching a
-*hat* gives +1, touching a *lolly* gives −1 (``good_shape`` swaps them); a touched object, or one
-left alone for ``object_lifetime`` steps, respawns elsewhere with a fresh shape and colour.
-Episodes have a fixed length. Actions: 0 forward, 1 turn left, 2 turn right.
+chequered floor, a flat ceiling). Two objects share the room, drawn as depth-scaled billboards: a
+*hat*, low and wide, whose touch gives +1, and a *lolly*, a sweet held up on a stick, whose touch
+gives −1 (``good_shape`` swaps them). A touched object, or one left alone for ``object_lifetime``
+steps, respawns in a free cell, and the objects' colour is redrawn. Episodes have a fixed length.
+Actions: 0 forward, 1 turn left, 2 turn right.
+
+The silhouettes differ at the coarsest scale on purpose: the hat lies below the horizon, the
+lolly's sweet above it. An unsupervised model that blurs fine detail (a β-VAE does) can still tell
+them apart, which a first version of this room, with one small object of either shape, did not
+allow: every vision model left object identity at chance.
 
 The state is discrete, so the ground-truth factors *are* the state and ``RoomFactors.render``
 reproduces the env's frame exactly. Rendering is a lookup: each pose has a precomputed label image
-(surface × shade level) that a per-colour palette turns into RGB, and each (heading, object offset)
-a cached sprite mask, so a step costs tens of microseconds.
+(surface × shade level) that a per-colour palette turns into RGB, and each (heading, object offset,
+shape) a cached sprite mask, so a step costs tens of microseconds.
 
 Domains split the colour factors (wall, floor, object; each has 6 in-distribution values and 2
 out-of-distribution ones). ``source`` holds every in-distribution value of every colour factor but
 only some conjunctions of them; ``target`` holds the held-out conjunctions (a wall–floor pair or a
 wall–object pair with ``(a + b) % 3 == 0``); ``ood`` holds every combination with a colour value
-never seen in ``source``. Object shape, and so reward, is independent of colour everywhere.
+never seen in ``source``. Which object rewards is a matter of shape alone, in every domain.
 """
 
 from __future__ import annotations
@@ -38,7 +44,7 @@ FORWARD, TURN_LEFT, TURN_RIGHT = 0, 1, 2
 HEADING_STEPS = ((1, 0), (1, 1), (0, 1), (-1, 1), (-1, 0), (-1, -1), (0, -1), (1, -1))
 
 CAMERA_HEIGHT = 0.5  # walls are 1 cell high; the camera sits at half height
-OBJECT_SIZE = 0.85   # billboard width and height, in cells
+SPRITE_SIZE = ((1.0, 0.6), (0.85, 1.3))  # (width, height) in cells of the hat's and the lolly's billboard
 SHADE_LEVELS = 32
 CEILING_RGB = (205, 205, 215)
 
@@ -57,8 +63,9 @@ WALL_RGB = _hsv_palette(WALL_HUES, 0.55, 0.80)
 FLOOR_RGB = _hsv_palette(FLOOR_HUES, 0.50, 0.55)
 OBJECT_RGB = _hsv_palette(OBJECT_HUES, 0.95, 1.00)
 
-# Factor columns.
-WALL, FLOOR, OBJECT_COLOUR, SHAPE, AGENT_X, AGENT_Y, HEADING, OBJECT_CELL = range(8)
+# Factor columns; OBJECT_CELLS[shape] is the column of that shape's cell (x * grid + y).
+WALL, FLOOR, OBJECT_COLOUR, AGENT_X, AGENT_Y, HEADING, HAT_CELL, LOLLY_CELL = range(8)
+OBJECT_CELLS = (HAT_CELL, LOLLY_CELL)
 
 
 # -- domains ---------------------------------------------------------------------------------------
@@ -137,12 +144,12 @@ def _scene_labels(grid: int, size: int, ax: int, ay: int, heading: int) -> np.nd
 
 def _shape_masks(shape: int, s: np.ndarray, t: np.ndarray):
     """Body and accent masks of a shape in billboard coordinates (s across in [0,1], t up in [0,1])."""
-    if SHAPES[shape] == "hat":  # a wide brim with a cone on top: wide at the bottom
-        accent = (t <= 0.14) & (np.abs(s - 0.5) <= 0.48)
-        body = (t > 0.14) & (t <= 0.95) & (np.abs(s - 0.5) <= 0.30 * (0.95 - t) / 0.81)
-    else:  # a round sweet on a thin stick: wide at the top
-        body = (s - 0.5) ** 2 + (t - 0.68) ** 2 <= 0.30 ** 2
-        accent = ~body & (t <= 0.45) & (np.abs(s - 0.5) <= 0.06)
+    if SHAPES[shape] == "hat":  # a dark brim the billboard's width, under a round crown
+        accent = t <= 0.25
+        body = ~accent & (((s - 0.5) / 0.32) ** 2 + ((t - 0.25) / 0.75) ** 2 <= 1)
+    else:  # a round sweet (the top 60% of the billboard) on a thin dark stick
+        body = ((s - 0.5) / 0.5) ** 2 + ((t - 0.7) / 0.3) ** 2 <= 1
+        accent = ~body & (t <= 0.5) & (np.abs(s - 0.5) <= 0.08)
     return body, accent
 
 
@@ -156,9 +163,9 @@ def _sprite_pixels(grid: int, size: int, heading: int, dx: int, dy: int, shape: 
     if depth < 0.3:  # behind the camera, or in the agent's own cell
         return empty
     u, v = _pixel_coords(size)
-    half = OBJECT_SIZE / 2
-    s = (u * depth - (lateral - half)) / OBJECT_SIZE          # per column
-    t = (v * depth + CAMERA_HEIGHT) / OBJECT_SIZE              # per row: 0 on the floor
+    width, height = SPRITE_SIZE[shape]
+    s = (u * depth - (lateral - width / 2)) / width     # per column
+    t = (v * depth + CAMERA_HEIGHT) / height            # per row: 0 on the floor
     cols = np.flatnonzero((s >= 0) & (s <= 1))
     rows = np.flatnonzero((t >= 0) & (t <= 1))
     if len(cols) == 0 or len(rows) == 0:
@@ -182,26 +189,29 @@ def _palette(wall: int, floor: int) -> np.ndarray:
 
 def render_frame(factors: np.ndarray, grid: int, size: int, out: np.ndarray | None = None) -> np.ndarray:
     """One uint8[size, size, 3] frame for one factor vector: the single renderer env and dataset share."""
-    wall, floor, colour, shape, ax, ay, heading, cell = (int(x) for x in factors)
+    wall, floor, colour, ax, ay, heading, *cells = (int(x) for x in factors)
     labels = _scene_labels(grid, size, ax, ay, heading)
     flat = out.reshape(-1, 3) if out is not None else np.empty((size * size, 3), dtype=np.uint8)
     np.take(_palette(wall, floor), labels, axis=0, out=flat)
-    ox, oy = divmod(cell, grid)
-    body, accent = _sprite_pixels(grid, size, heading, ox - ax, oy - ay, shape)
-    flat[body] = OBJECT_RGB[colour].astype(np.uint8)
-    flat[accent] = (OBJECT_RGB[colour] * 0.55).astype(np.uint8)
+    offsets = [(c // grid - ax, c % grid - ay) for c in cells]
+    _, forward, _ = _camera(0, 0, heading)
+    depth = [dx * forward[0] + dy * forward[1] for dx, dy in offsets]
+    for shape in sorted(range(len(SHAPES)), key=lambda k: -depth[k]):  # far first: near ones occlude
+        body, accent = _sprite_pixels(grid, size, heading, *offsets[shape], shape)
+        flat[body] = OBJECT_RGB[colour].astype(np.uint8)
+        flat[accent] = (OBJECT_RGB[colour] * 0.55).astype(np.uint8)
     return flat.reshape(size, size, 3)
 
 
 class RoomFactors(FactorSpace):
-    """Ground truth of the Room: colours, object shape, agent pose and object cell.
+    """Ground truth of the Room: colours, agent pose and the cell of each object.
 
-    ``object_cell = object_x * grid + object_y``. Uniform sampling may put the object in the agent's
-    own cell (the env never does: touching consumes it); it is then not drawn, as an object behind
-    the agent is not, so such frames are valid views in which object colour and shape are invisible.
+    A cell is ``x * grid + y``. Uniform sampling may put an object in the agent's own cell (the env
+    never does: touching consumes it); it is then not drawn, as an object behind the agent is not.
+    It may also put both objects in one cell (the env never does); both are then drawn there.
     """
 
-    def __init__(self, grid: int = 5, size: int = 64):
+    def __init__(self, grid: int = 4, size: int = 64):
         if grid < 2:
             raise ValueError(f"grid must be at least 2 cells, got {grid}")
         if size < 8:
@@ -212,10 +222,9 @@ class RoomFactors(FactorSpace):
             [Factor("wall_colour", 8, names("hue", WALL_HUES)),
              Factor("floor_colour", 8, names("hue", FLOOR_HUES)),
              Factor("object_colour", 8, names("hue", OBJECT_HUES)),
-             Factor("object_shape", 2, SHAPES),
              Factor("agent_x", grid), Factor("agent_y", grid),
              Factor("agent_heading", NUM_HEADINGS, tuple(f"{45 * h}deg" for h in range(NUM_HEADINGS))),
-             Factor("object_cell", grid * grid)],
+             *(Factor(f"{shape}_cell", grid * grid) for shape in SHAPES)],
             (size, size, 3), room_domains())
 
     def render(self, factors: np.ndarray) -> np.ndarray:
@@ -238,10 +247,12 @@ class RoomEnv(gymnasium.Env):
 
     metadata = {"render_modes": ["rgb_array"], "render_fps": 10}
 
-    def __init__(self, domain: str = "source", size: int = 64, grid: int = 5, episode_length: int = 100,
+    def __init__(self, domain: str = "source", size: int = 64, grid: int = 4, episode_length: int = 100,
                  object_lifetime: int = 25, good_shape: str = "hat", render_mode: str | None = None):
         self.factor_space = RoomFactors(grid=grid, size=size)
         self.domain = self.factor_space.domain(domain).name  # fails early, listing known domains
+        if grid < 3:
+            raise ValueError(f"the env needs a grid of at least 3 cells (agent and two objects), got {grid}")
         if good_shape not in SHAPES:
             raise ValueError(f"good_shape must be one of {SHAPES}, got {good_shape!r}")
         if episode_length < 1 or object_lifetime < 1:
@@ -257,28 +268,34 @@ class RoomEnv(gymnasium.Env):
         self._colours = self.factor_space.allowed_colours(self.domain)
         self._state = np.zeros(self.factor_space.num_factors, dtype=np.int64)
         self._frame = np.zeros((size, size, 3), dtype=np.uint8)
-        self._t = self._object_age = 0
+        self._t = 0
+        self._object_age = np.zeros(len(SHAPES), dtype=np.int64)
 
     # -- dynamics ---------------------------------------------------------------------------------
     def reset(self, *, seed: int | None = None, options: dict | None = None):
         """Start an episode. ``options={"factors": vector}`` starts from that exact state instead of a
-        random one (it must lie in this env's domain, and the object may not sit under the agent)."""
+        random one (it must lie in this env's domain, with the objects in two cells apart from the agent's)."""
         super().reset(seed=seed)
         s = self._state
         if options and options.get("factors") is not None:
             factors = self.factor_space.check_factors(np.asarray(options["factors"])[None])[0]
             if not self.factor_space.domain(self.domain).contains(factors):
                 raise ValueError(f"factors {factors.tolist()} are not in domain {self.domain!r}")
-            if factors[OBJECT_CELL] == factors[AGENT_X] * self.grid + factors[AGENT_Y]:
-                raise ValueError("the object cannot start in the agent's cell")
+            cells = factors[list(OBJECT_CELLS)]
+            if (cells == factors[AGENT_X] * self.grid + factors[AGENT_Y]).any():
+                raise ValueError("an object cannot start in the agent's cell")
+            if cells[0] == cells[1]:
+                raise ValueError("the two objects cannot start in the same cell")
             s[:] = factors
-            self._object_age = 0
         else:
             rng = self.np_random
             s[WALL], s[FLOOR], s[OBJECT_COLOUR] = self._colours[rng.integers(len(self._colours))]
             s[AGENT_X], s[AGENT_Y] = rng.integers(self.grid, size=2)
             s[HEADING] = rng.integers(NUM_HEADINGS)
-            self._spawn_object(new_colour=False)
+            s[list(OBJECT_CELLS)] = -1
+            for shape in range(len(SHAPES)):
+                self._spawn(shape)
+        self._object_age[:] = 0
         self._t = 0
         return self._observe(), self._info()
 
@@ -287,7 +304,6 @@ class RoomEnv(gymnasium.Env):
         if not 0 <= action < 3:
             raise ValueError(f"action must be 0 (forward), 1 (turn left) or 2 (turn right), got {action}")
         s = self._state
-        reward = 0.0
         if action == TURN_LEFT:
             s[HEADING] = (s[HEADING] + 1) % NUM_HEADINGS
         elif action == TURN_RIGHT:
@@ -298,27 +314,30 @@ class RoomEnv(gymnasium.Env):
             if 0 <= nx < self.grid and 0 <= ny < self.grid:  # bumping into a wall: stay
                 s[AGENT_X], s[AGENT_Y] = nx, ny
         self._object_age += 1
-        if s[OBJECT_CELL] == s[AGENT_X] * self.grid + s[AGENT_Y]:
-            reward = 1.0 if s[SHAPE] == self.good_shape else -1.0
-            self._spawn_object(new_colour=True)
-        elif self._object_age >= self.object_lifetime:
-            self._spawn_object(new_colour=True)
+        reward = 0.0
+        agent_cell = s[AGENT_X] * self.grid + s[AGENT_Y]
+        for shape, column in enumerate(OBJECT_CELLS):
+            if s[column] == agent_cell:
+                reward += 1.0 if shape == self.good_shape else -1.0
+                self._spawn(shape, new_colour=True)
+            elif self._object_age[shape] >= self.object_lifetime:
+                self._spawn(shape, new_colour=True)
         self._t += 1
         truncated = self._t >= self.episode_length
         return self._observe(), reward, False, truncated, self._info()
 
-    def _spawn_object(self, new_colour: bool) -> None:
-        """A fresh object in a random free cell, with a random shape (and colour the domain allows)."""
+    def _spawn(self, shape: int, new_colour: bool = False) -> None:
+        """Put ``shape`` in a random cell free of the agent and the other object; optionally redraw the
+        objects' colour among those the domain allows with this wall and floor."""
         rng, s = self.np_random, self._state
-        agent_cell = s[AGENT_X] * self.grid + s[AGENT_Y]
-        cell = rng.integers(self.grid * self.grid - 1)
-        s[OBJECT_CELL] = cell + (cell >= agent_cell)
-        s[SHAPE] = rng.integers(len(SHAPES))
+        taken = {s[AGENT_X] * self.grid + s[AGENT_Y], *(s[c] for c in OBJECT_CELLS if c != OBJECT_CELLS[shape])}
+        free = np.setdiff1d(np.arange(self.grid * self.grid), list(taken))
+        s[OBJECT_CELLS[shape]] = free[rng.integers(len(free))]
+        self._object_age[shape] = 0
         if new_colour:
             match = (self._colours[:, 0] == s[WALL]) & (self._colours[:, 1] == s[FLOOR])
             options = self._colours[match, 2]
             s[OBJECT_COLOUR] = options[rng.integers(len(options))]
-        self._object_age = 0
 
     # -- observation ------------------------------------------------------------------------------
     def _observe(self) -> np.ndarray:

@@ -185,11 +185,11 @@ def test_vision_models_are_scored_next_to_their_transfer_results(tmp_path):
     run_dir = run(cfg, tmp_path, log=lambda line: None)
     scores = json.loads((run_dir / "metrics" / "vae" / "scores.json").read_text())
     assert set(scores) == {"mig", "sap", "probe"} and 0 <= scores["mig"]["discrete_mig"] <= 1
-    assert {"target.object_shape", "ood.object_shape"} <= set(scores["probe"])  # every other Room domain
+    assert {"target.hat_cell", "ood.hat_cell"} <= set(scores["probe"])  # every other Room domain
     report = (run_dir / "report.md").read_text()
     assert "## Disentanglement of the vision models" in report and "| vae |" in report
-    assert "accuracy.object_shape" not in report  # the probe gets its own table, one row per factor
-    assert "| factor | chance | vae source | vae ood | vae target |" in report and "| object_shape |" in report
+    assert "accuracy.hat_cell" not in report  # the probe gets its own table, one row per factor
+    assert "| factor | chance | vae source | vae ood | vae target |" in report and "| hat_cell |" in report
     assert list((run_dir / "tb" / "metrics").rglob("events.out.tfevents*"))
 
 

@@ -8,7 +8,7 @@ import pytest
 
 import envs
 from envs import room
-from envs.room import (AGENT_X, AGENT_Y, FLOOR, FORWARD, HEADING, OBJECT_CELL, OBJECT_COLOUR, SHAPE,
+from envs.room import (AGENT_X, AGENT_Y, FLOOR, FORWARD, HAT_CELL, HEADING, LOLLY_CELL, OBJECT_COLOUR,
                        TURN_LEFT, TURN_RIGHT, WALL, RoomFactors)
 
 COLOURS = [WALL, FLOOR, OBJECT_COLOUR]
@@ -46,7 +46,7 @@ def test_render_reproduces_every_observation_exactly(space, domain):
 def test_factor_space_size_and_shape(space):
     assert 5 <= space.num_factors <= 8
     assert space.num_combinations >= 10 ** 4
-    assert {"wall_colour", "floor_colour", "object_shape", "object_colour"} <= set(space.names)
+    assert {"wall_colour", "floor_colour", "object_colour", "hat_cell", "lolly_cell"} <= set(space.names)
     frames = space.render(space.sample(5, np.random.default_rng(0)))
     assert frames.shape == (5, 64, 64, 3) and frames.dtype == np.uint8
 
@@ -55,9 +55,9 @@ def test_every_factor_changes_the_frame(space):
     """Each factor, changed alone, changes the frame for some state (no factor is invisible)."""
     rng = np.random.default_rng(1)
     base = space.sample(400, rng)
-    # keep the object one cell ahead of the agent so its colour and shape are visible
-    base[:, AGENT_X], base[:, AGENT_Y], base[:, HEADING] = 2, 2, 0
-    base[:, OBJECT_CELL] = 3 * space.grid + 2
+    # keep both objects ahead of the agent so their colour is visible
+    base[:, AGENT_X], base[:, AGENT_Y], base[:, HEADING] = 1, 1, 0
+    base[:, HAT_CELL], base[:, LOLLY_CELL] = 2 * space.grid + 1, 3 * space.grid + 2
     for k, size in enumerate(space.sizes):
         changed = base.copy()
         changed[:, k] = (changed[:, k] + 1) % size
@@ -82,13 +82,34 @@ def test_domains_are_disjoint_and_cover_the_grid(space):
     assert not source_triples & {tuple(t) for t in target}, "target conjunctions are held out of source"
 
 
+def test_shapes_differ_at_the_coarsest_scale(space):
+    """The hat lies below the horizon and the lolly's sweet above it, whatever the colours: the cue a
+    blurry unsupervised model can keep (the first Room's objects differed only in fine detail)."""
+    rng = np.random.default_rng(2)
+    for shape, column in enumerate((HAT_CELL, LOLLY_CELL)):
+        f = space.sample(50, rng)
+        f[:, AGENT_X], f[:, AGENT_Y], f[:, HEADING] = 0, 1, 0
+        f[:, HAT_CELL] = f[:, LOLLY_CELL] = 0 * space.grid + 1  # both under the agent: not drawn
+        f[:, column] = 2 * space.grid + 1  # two cells ahead
+        empty = f.copy()
+        empty[:, column] = 0 * space.grid + 1
+        per_row = (space.render(f) != space.render(empty)).any(axis=3).sum(axis=(0, 2))  # object pixels
+        above = per_row[:space.size // 2].sum() / per_row.sum()
+        assert (above > 0.6) if shape == 1 else (above < 0.1), (room.SHAPES[shape], above)
+
+
 def test_no_colour_alone_predicts_reward_in_source():
-    trace = rollout("source", steps=6000)
-    factors = np.stack([t[2] for t in trace])
+    """Touching either shape is equally likely under any colour, so colour cannot stand in for shape."""
+    trace = rollout("source", steps=30000)
+    factors = np.stack([t[2] for t in trace[1:]])
+    rewards = np.array([t[1] for t in trace[1:]])
+    touched = rewards != 0
+    assert touched.sum() > 300
     for k in COLOURS:
-        for value in np.unique(factors[:, k]):
-            hats = (factors[factors[:, k] == value, SHAPE] == 0).mean()
-            assert 0.3 < hats < 0.7, (k, value, hats)
+        for value in np.unique(factors[touched, k]):
+            hit = touched & (factors[:, k] == value)
+            good = (rewards[hit] > 0).mean()
+            assert 0.25 < good < 0.75, (k, value, good)
 
 
 def test_domain_sampling_and_errors(space):
@@ -102,9 +123,9 @@ def test_domain_sampling_and_errors(space):
         gymnasium.make("darla/Room-v0", domain="nope")
     with pytest.raises(ValueError, match=r"shape \[n, 8\]"):
         space.render(np.zeros((2, 3), dtype=int))
-    with pytest.raises(ValueError, match="agent_x.*\\[0, 5\\)"):
+    with pytest.raises(ValueError, match="agent_x.*\\[0, 4\\)"):
         bad = space.sample(1, rng)
-        bad[0, AGENT_X] = 5
+        bad[0, AGENT_X] = 4
         space.render(bad)
 
 
@@ -114,58 +135,71 @@ def start(factors, **kwargs):
     return env
 
 
-@pytest.mark.parametrize("shape, expected", [(0, 1.0), (1, -1.0)])
-def test_touching_an_object_rewards_by_shape_and_respawns_it(shape, expected):
-    # agent at (2, 2) facing +x (heading 0); object at (3, 2) right ahead
-    env = start([0, 0, 0, shape, 2, 2, 0, 3 * 5 + 2])
+def state(agent=(1, 1), heading=0, hat=(2, 1), lolly=(3, 3), colours=(0, 0, 0)):
+    """A factor vector in the default 4×4 room: cells are given as (x, y)."""
+    return [*colours, *agent, heading, hat[0] * 4 + hat[1], lolly[0] * 4 + lolly[1]]
+
+
+@pytest.mark.parametrize("ahead, expected", [("hat", 1.0), ("lolly", -1.0)])
+def test_touching_an_object_rewards_by_shape_and_respawns_it(ahead, expected):
+    # agent at (1, 1) facing +x (heading 0); the object named `ahead` at (2, 1), the other at (3, 3)
+    cells = {"hat": (2, 1), "lolly": (3, 3)} if ahead == "hat" else {"hat": (3, 3), "lolly": (2, 1)}
+    env = start(state(**cells))
     _, reward, _, _, info = env.step(FORWARD)
     assert reward == expected
     f = info["factors"]
-    assert (f[AGENT_X], f[AGENT_Y]) == (3, 2)
-    assert f[OBJECT_CELL] != f[AGENT_X] * 5 + f[AGENT_Y], "respawned away from the agent"
+    assert (f[AGENT_X], f[AGENT_Y]) == (2, 1)
+    assert f[HAT_CELL] != f[LOLLY_CELL], "respawned away from the other object"
+    assert {f[HAT_CELL], f[LOLLY_CELL]}.isdisjoint({2 * 4 + 1}), "respawned away from the agent"
+    assert f[LOLLY_CELL if ahead == "hat" else HAT_CELL] == 3 * 4 + 3, "the untouched object stays"
 
 
 def test_good_shape_can_be_swapped():
-    env = start([0, 0, 0, 1, 2, 2, 0, 17], good_shape="lolly")
+    env = start(state(hat=(3, 3), lolly=(2, 1)), good_shape="lolly")
     assert env.step(FORWARD)[1] == 1.0
 
 
 def test_turning_walls_and_diagonal_moves():
-    env = start([0, 0, 0, 0, 4, 0, 0, 0])  # in the corner cell (4, 0), facing the +x wall
+    env = start(state(agent=(3, 0), hat=(0, 3), lolly=(1, 3)))  # in the corner cell (3, 0), facing the +x wall
     f = env.step(FORWARD)[4]["factors"]
-    assert (f[AGENT_X], f[AGENT_Y]) == (4, 0), "bumping into a wall leaves the agent in place"
+    assert (f[AGENT_X], f[AGENT_Y]) == (3, 0), "bumping into a wall leaves the agent in place"
     assert env.step(TURN_LEFT)[4]["factors"][HEADING] == 1
     f = env.step(TURN_LEFT)[4]["factors"]
     assert f[HEADING] == 2
     f = env.step(TURN_LEFT)[4]["factors"]  # heading 3: (-1, +1)
     f = env.step(FORWARD)[4]["factors"]
-    assert (f[AGENT_X], f[AGENT_Y]) == (3, 1)
+    assert (f[AGENT_X], f[AGENT_Y]) == (2, 1)
     assert env.step(TURN_RIGHT)[4]["factors"][HEADING] == 2
 
 
 def test_objects_persist_within_their_lifetime_and_episodes_have_fixed_length():
-    env = start([0, 0, 0, 0, 0, 0, 4, 24], object_lifetime=5, episode_length=12)  # facing the wall
-    cells = [env.step(TURN_LEFT)[4]["factors"][OBJECT_CELL] for _ in range(4)]
-    assert cells == [24] * 4
+    env = start(state(agent=(0, 0), heading=4, hat=(3, 3), lolly=(3, 2)), object_lifetime=5, episode_length=12)
+    cells = [tuple(env.step(TURN_LEFT)[4]["factors"][[HAT_CELL, LOLLY_CELL]]) for _ in range(4)]
+    assert cells == [(15, 14)] * 4
     truncations = [env.step(TURN_LEFT)[3] for _ in range(8)]
     assert truncations == [False] * 7 + [True]
 
 
-def test_lifetime_respawn_draws_a_new_object():
-    env = start([0, 0, 0, 0, 0, 0, 4, 24], object_lifetime=3, episode_length=1000)
+def test_lifetime_respawn_moves_both_objects_to_free_cells():
+    env = start(state(agent=(0, 0), heading=4, hat=(3, 3), lolly=(3, 2)), object_lifetime=3, episode_length=1000)
     spawns = set()
     for _ in range(60):
         f = env.step(TURN_LEFT)[4]["factors"]
-        spawns.add((int(f[OBJECT_CELL]), int(f[SHAPE])))
-    assert len(spawns) > 5, "objects respawn elsewhere with fresh shapes"
+        assert f[HAT_CELL] != f[LOLLY_CELL] and 0 not in (f[HAT_CELL], f[LOLLY_CELL])
+        spawns.add((int(f[HAT_CELL]), int(f[LOLLY_CELL])))
+    assert len(spawns) > 5, "objects respawn elsewhere"
 
 
 def test_reset_options_are_validated():
     env = gymnasium.make("darla/Room-v0", domain="source")
     with pytest.raises(ValueError, match="not in domain 'source'"):
-        env.reset(options={"factors": np.array([6, 0, 0, 0, 0, 0, 0, 5])})
+        env.reset(options={"factors": np.array(state(colours=(6, 0, 0)))})
     with pytest.raises(ValueError, match="agent's cell"):
-        env.reset(options={"factors": np.array([0, 1, 1, 0, 0, 0, 0, 0])})
+        env.reset(options={"factors": np.array(state(colours=(0, 1, 1), hat=(1, 1)))})
+    with pytest.raises(ValueError, match="same cell"):
+        env.reset(options={"factors": np.array(state(colours=(0, 1, 1), lolly=(2, 1)))})
+    with pytest.raises(ValueError, match="at least 3 cells"):
+        gymnasium.make("darla/Room-v0", grid=2)
 
 
 def test_same_seed_same_episode_and_different_seed_differs():
