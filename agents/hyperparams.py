@@ -15,19 +15,19 @@ DEFAULTS: dict[str, dict[str, dict]] = {
               "gamma": 0.99, "gae_lambda": 0.95, "clip_range": 0.2, "ent_coef": 0.01,
               "policy_kwargs": {"net_arch": [128, 128]}},
         # 100-step episodes, 3 actions, sparse ±1 rewards: a short horizon and more exploration help.
-        "darla/Room-v0": {"gamma": 0.95, "ent_coef": 0.02},
+        "darla/Room-v1": {"gamma": 0.95, "ent_coef": 0.02},
     },
     "a2c": {
         "*": {"n_envs": 8, "n_steps": 16, "learning_rate": 7e-4, "gamma": 0.99, "ent_coef": 0.01,
               "policy_kwargs": {"net_arch": [128, 128]}},
-        "darla/Room-v0": {"gamma": 0.95, "ent_coef": 0.02},
+        "darla/Room-v1": {"gamma": 0.95, "ent_coef": 0.02},
     },
     "dqn": {
         "*": {"n_envs": 1, "buffer_size": 50_000, "learning_starts": 1_000, "batch_size": 64,
               "learning_rate": 1e-4, "gamma": 0.99, "train_freq": 4, "target_update_interval": 1_000,
               "exploration_fraction": 0.2, "exploration_final_eps": 0.05,
               "policy_kwargs": {"net_arch": [128, 128]}},
-        "darla/Room-v0": {"gamma": 0.95},
+        "darla/Room-v1": {"gamma": 0.95},
     },
     "sac": {
         "*": {"n_envs": 1, "buffer_size": 100_000, "learning_starts": 1_000, "batch_size": 256,

@@ -68,15 +68,15 @@ class LatentObservations(VecEnvWrapper):
 
 
 class FactorObservations(gymnasium.Wrapper):
-    """Replaces the frame with the ground truth ``info["factors"]``, one-hot per factor: the code a
-    perfectly disentangled vision model would give (the ``oracle`` variant).
+    """Replaces the frame with the ground truth, one-hot per factor and per view: the code a perfectly
+    disentangled vision model would give (the ``oracle`` variant).
 
-    Every factor is kept, colours included, so the policy must still learn to ignore the ones that
-    do not matter; on a target domain it meets unseen *combinations* of one-hot blocks it has seen,
-    which is DARLA's transfer argument with vision taken out of the question. It is not an upper
-    bound on return: the factors are in the scene's own coordinates (the Room's are allocentric:
-    agent cell and heading, object cell), so the policy still has to compute what it needs from
-    them, as a policy on perfectly disentangled latents would."""
+    The factors are ``info["factors"]``; the views (``factor_space.views``) restate them as the
+    observer sees them (for the Room, each object's bearing and distance in the frame), which is
+    all a model of first-person frames can encode about allocentric cells. Every factor is kept,
+    colours included, so the policy must still learn to ignore those that do not matter; on a
+    target domain it meets unseen *combinations* of one-hot blocks it has seen, which is DARLA's
+    transfer argument with vision taken out of the question."""
 
     def __init__(self, env: gymnasium.Env):
         super().__init__(env)
@@ -84,13 +84,15 @@ class FactorObservations(gymnasium.Wrapper):
         if space is None:
             raise ValueError(f"{env.spec.id if env.spec else env} exposes no factor_space, so the oracle variant "
                              "cannot see its ground truth; use an env that reports info['factors']")
-        self.sizes = np.asarray(space.sizes)
+        self.space = space
+        self.sizes = np.asarray(space.sizes + tuple(v.size for v in space.view_factors))
         self.offsets = np.concatenate([[0], np.cumsum(self.sizes)[:-1]])
         self.observation_space = spaces.Box(0.0, 1.0, (int(self.sizes.sum()),), dtype=np.float32)
 
     def _one_hot(self, info: dict) -> np.ndarray:
+        factors = np.asarray(info["factors"])
         code = np.zeros(self.observation_space.shape, np.float32)
-        code[self.offsets + np.asarray(info["factors"])] = 1.0
+        code[self.offsets + np.concatenate([factors, self.space.views(factors)[0]])] = 1.0
         return code
 
     def reset(self, **kwargs):

@@ -30,7 +30,7 @@ def main():
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     tmp = Path(tempfile.mkdtemp())
-    collect("darla/Room-v0", tmp / "f.h5", 64, progress=False)
+    collect("darla/Room-v1", tmp / "f.h5", 64, progress=False)
     with FrameDataset(tmp / "f.h5") as ds:
         frames = ds.frames[:]
     checkpoint = vision.fit(frames, method="beta_vae_dae", out_dir=tmp / "bvd", steps=1, batch_size=16,
@@ -39,7 +39,7 @@ def main():
     for name in ("darla", "pixels"):
         hp = {"n_envs": args.n_envs}
         start = time.perf_counter()
-        out = agents.train(name, "darla/Room-v0", tmp / name, steps=args.steps, seed=0, hyperparams=hp,
+        out = agents.train(name, "darla/Room-v1", tmp / name, steps=args.steps, seed=0, hyperparams=hp,
                            encoder_path=checkpoint if name == "darla" else None)
         train_sps = args.steps / (time.perf_counter() - start)
         agent = agents.load(out)
@@ -50,7 +50,7 @@ def main():
             obs = venv.step(agent.predict(obs))[0]
         rollout_sps = (args.steps // args.n_envs // 4) * args.n_envs / (time.perf_counter() - start)
         results[name] = (train_sps, rollout_sps)
-    print(f"PPO on darla/Room-v0, {args.n_envs} envs, {args.threads} torch threads, {args.steps} steps:")
+    print(f"PPO on darla/Room-v1, {args.n_envs} envs, {args.threads} torch threads, {args.steps} steps:")
     for name, (train_sps, rollout_sps) in results.items():
         print(f"  {name:7s} training {train_sps:8,.0f} env steps/s   acting only {rollout_sps:8,.0f} env steps/s")
     ratio = results["darla"][0] / results["pixels"][0]

@@ -1,4 +1,4 @@
-"""Speed of darla/Room-v0: env steps/s of one env on one core, and batch render throughput.
+"""Speed of darla/Room-v1: env steps/s of one env on one core, and batch render throughput.
 
     .venv/bin/python benchmarks/bench_room.py [--size 64] [--steps 50000]
 
@@ -12,7 +12,7 @@ import time
 import gymnasium
 import numpy as np
 
-import envs  # noqa: F401  (registers darla/Room-v0)
+import envs  # noqa: F401  (registers darla/Room-v1)
 
 
 def steps_per_second(env, steps: int, seed: int = 0) -> float:
@@ -36,7 +36,7 @@ def main():
     if hasattr(os, "sched_setaffinity"):
         os.sched_setaffinity(0, {sorted(os.sched_getaffinity(0))[0]})
 
-    made = gymnasium.make("darla/Room-v0", size=args.size)
+    made = gymnasium.make("darla/Room-v1", size=args.size)
     steps_per_second(made, 2000)  # warm the render caches
     made_sps = [steps_per_second(made, args.steps, seed) for seed in range(args.repeats)]
     raw_sps = [steps_per_second(made.unwrapped, args.steps, seed) for seed in range(args.repeats)]
@@ -46,7 +46,7 @@ def main():
     start = time.perf_counter()
     space.render(factors)
     render_fps = len(factors) / (time.perf_counter() - start)
-    print(f"darla/Room-v0 {args.size}x{args.size}, one core, {args.steps} random steps x {args.repeats}:")
+    print(f"darla/Room-v1 {args.size}x{args.size}, one core, {args.steps} random steps x {args.repeats}:")
     print(f"  gymnasium.make env : {np.median(made_sps):9,.0f} steps/s (min {min(made_sps):,.0f}, max {max(made_sps):,.0f})")
     print(f"  unwrapped env      : {np.median(raw_sps):9,.0f} steps/s (min {min(raw_sps):,.0f}, max {max(raw_sps):,.0f})")
     print(f"  render(factors)    : {render_fps:9,.0f} frames/s (20k uniformly sampled states)")

@@ -41,7 +41,7 @@ def _collect(path: Path, frames: int, seed: int) -> Path:
 
     if not path.exists():
         path.parent.mkdir(parents=True, exist_ok=True)
-        collect("darla/Room-v0", str(path), frames, domain="source", seed=seed)
+        collect("darla/Room-v1", str(path), frames, domain="source", seed=seed)
     return path
 
 

@@ -67,7 +67,7 @@ class MetricsConfig:
 @dataclass
 class RunConfig:
     name: str = "experiment"
-    env: str = "darla/Room-v0"
+    env: str = "darla/Room-v1"
     env_kwargs: dict[str, Any] = field(default_factory=dict)
     variants: list[str] = field(default_factory=lambda: ["darla", "pixels"])
     seeds: list[int] = field(default_factory=lambda: [0])

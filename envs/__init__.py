@@ -1,6 +1,6 @@
 """Environments with exact ground truth: factor spaces, domains, frame collection and datasets.
 
-Importing this package registers the toolkit's gymnasium environments (``darla/Room-v0``).
+Importing this package registers the toolkit's gymnasium environments (``darla/Room-v1``).
 """
 
 from envs.factors import Domain, Factor, FactorSpace
@@ -9,7 +9,7 @@ from envs.registry import (available, make_factor_space, register_env, register_
 __all__ = ["Domain", "Factor", "FactorSpace", "available", "make_factor_space", "register_env",
            "register_ground_truth"]
 
-register_env("darla/Room-v0", "envs.room:RoomEnv",
+register_env("darla/Room-v1", "envs.room:RoomEnv",
              "first-person seek-avoid room (hat +1, lolly -1); colour domains source/target/ood")
 
 import envs.datasets  # noqa: E402,F401  (registers procedural datasets)

@@ -81,6 +81,7 @@ class FactorSpace(abc.ABC):
 
     factors: tuple[Factor, ...]
     observation_shape: tuple[int, int, int]
+    view_factors: tuple[Factor, ...] = ()  # what :meth:`views` returns, column by column
 
     def __init__(self, factors: Sequence[Factor], observation_shape: Sequence[int],
                  domains: Sequence[Domain] = ()):
@@ -140,6 +141,14 @@ class FactorSpace(abc.ABC):
     @abc.abstractmethod
     def render(self, factors: np.ndarray) -> np.ndarray:
         """uint8[n, H, W, C] frames for factor indices ``[n, K]`` (deterministic)."""
+
+    def views(self, factors: np.ndarray) -> FactorArray:
+        """Ground truth the factors determine, as the observer sees it: int ``[n, len(view_factors)]``.
+
+        A first-person env's factors live in the scene's frame (agent cell, object cell), but what a
+        model of its frames can encode, and what a policy needs, is where things are in view. Views
+        state that, for the ``probe`` metric and the ``oracle`` agent. None by default."""
+        return np.zeros((len(self.check_factors(np.atleast_2d(factors))), 0), dtype=np.int64)
 
     def domain_labels(self, factors: np.ndarray, names: Sequence[str] | None = None) -> np.ndarray:
         """Index into ``names`` (default: every domain but "all") of the first domain holding each row; -1 if none."""

@@ -1,6 +1,6 @@
 """One registry for everything that has ground truth: gymnasium environments and procedural datasets.
 
-Environments are registered with gymnasium (so ``gymnasium.make("darla/Room-v0", domain="target")``
+Environments are registered with gymnasium (so ``gymnasium.make("darla/Room-v1", domain="target")``
 works) and recorded here with a description; procedural datasets (dSprites, 3D shapes) register a
 factory for their :class:`~envs.factors.FactorSpace`. Either kind answers ``make_factor_space(name)``,
 which is all the metrics and frame collection need. Unknown names fail with the list of known ones.

@@ -1,4 +1,4 @@
-"""``darla/Room-v0``: a first-person seek-avoid room in the spirit of DARLA's DeepMind Lab task.
+"""``darla/Room-v1``: a first-person seek-avoid room in the spirit of DARLA's DeepMind Lab task.
 
 The agent stands in a square room of ``grid × grid`` cells, facing one of 8 headings, and sees a
 first-person view rendered by column ray casting (walls shaded by orientation and distance, a
@@ -62,6 +62,11 @@ OBJECT_HUES = (15, 75, 135, 195, 255, 315, 45, 225)
 WALL_RGB = _hsv_palette(WALL_HUES, 0.55, 0.80)
 FLOOR_RGB = _hsv_palette(FLOOR_HUES, 0.50, 0.55)
 OBJECT_RGB = _hsv_palette(OBJECT_HUES, 0.95, 1.00)
+
+# Views (RoomFactors.views): where each object is in the frame. "ahead" is the middle third of the
+# frame; distances are along the view direction, in cells: near ≤ 1.5 < mid ≤ 2.5 < far.
+BEARINGS = ("unseen", "left", "ahead", "right")
+DISTANCES = ("unseen", "near", "mid", "far")
 
 # Factor columns; OBJECT_CELLS[shape] is the column of that shape's cell (x * grid + y).
 WALL, FLOOR, OBJECT_COLOUR, AGENT_X, AGENT_Y, HEADING, HAT_CELL, LOLLY_CELL = range(8)
@@ -226,6 +231,29 @@ class RoomFactors(FactorSpace):
              Factor("agent_heading", NUM_HEADINGS, tuple(f"{45 * h}deg" for h in range(NUM_HEADINGS))),
              *(Factor(f"{shape}_cell", grid * grid) for shape in SHAPES)],
             (size, size, 3), room_domains())
+
+    view_factors = tuple(Factor(f"{shape}_{kind}", len(labels), labels) for shape in SHAPES
+                         for kind, labels in (("bearing", BEARINGS), ("distance", DISTANCES)))
+
+    def views(self, factors: np.ndarray) -> np.ndarray:
+        """Per object, its bearing and distance in the frame (``unseen`` when no pixel of it is drawn)."""
+        factors = self.check_factors(np.atleast_2d(factors))
+        out = np.zeros((len(factors), len(self.view_factors)), dtype=np.int64)
+        angle = factors[:, HEADING] * 2 * np.pi / NUM_HEADINGS
+        forward = np.stack([np.cos(angle), np.sin(angle)], axis=1)
+        right = np.stack([np.sin(angle), -np.cos(angle)], axis=1)
+        for shape, column in enumerate(OBJECT_CELLS):
+            rel = np.stack([factors[:, column] // self.grid - factors[:, AGENT_X],
+                            factors[:, column] % self.grid - factors[:, AGENT_Y]], axis=1).astype(np.float64)
+            depth, lateral = (rel * forward).sum(axis=1), (rel * right).sum(axis=1)
+            seen = np.array([sum(map(len, _sprite_pixels(self.grid, self.size, int(h), int(dx), int(dy), shape))) > 0
+                             for h, (dx, dy) in zip(factors[:, HEADING], rel.astype(int))], dtype=bool)
+            u = lateral / np.where(seen, depth, 1.0)  # screen position of the object's centre, in [-1, 1] in frame
+            bearing = np.where(u < -1 / 3, 1, np.where(u > 1 / 3, 3, 2))
+            distance = np.where(depth <= 1.5, 1, np.where(depth <= 2.5, 2, 3))
+            out[:, 2 * shape] = np.where(seen, bearing, 0)
+            out[:, 2 * shape + 1] = np.where(seen, distance, 0)
+        return out
 
     def render(self, factors: np.ndarray) -> np.ndarray:
         factors = self.check_factors(np.atleast_2d(factors))

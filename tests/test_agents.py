@@ -30,8 +30,8 @@ class MeanColours:
 
 def test_wrapper_encodings_equal_encoder_on_the_same_frames():
     encoder = MeanColours()
-    raw = agents.make_vec_env("darla/Room-v0", "source", 4, seed=3)
-    wrapped = LatentObservations(agents.make_vec_env("darla/Room-v0", "source", 4, seed=3), encoder)
+    raw = agents.make_vec_env("darla/Room-v1", "source", 4, seed=3)
+    wrapped = LatentObservations(agents.make_vec_env("darla/Room-v1", "source", 4, seed=3), encoder)
     np.testing.assert_array_equal(wrapped.reset(), encoder.encode(raw.reset()))
     rng = np.random.default_rng(0)
     for _ in range(120):  # crosses an episode end (100 steps): terminal observations too
@@ -48,7 +48,7 @@ def test_wrapper_encodings_equal_encoder_on_the_same_frames():
 
 def test_wrapper_encodes_all_envs_in_one_batch():
     encoder = MeanColours()
-    wrapped = LatentObservations(agents.make_vec_env("darla/Room-v0", "source", 8, seed=0), encoder)
+    wrapped = LatentObservations(agents.make_vec_env("darla/Room-v1", "source", 8, seed=0), encoder)
     wrapped.reset()
     before = encoder.calls
     wrapped.step(np.zeros(8, dtype=int))
@@ -57,10 +57,10 @@ def test_wrapper_encodes_all_envs_in_one_batch():
 
 def test_encoder_that_does_not_fit_the_env_is_rejected():
     with pytest.raises(EncoderMismatchError, match=r"shape \(32, 32, 3\).*\(64, 64, 3\).*size=64"):
-        LatentObservations(agents.make_vec_env("darla/Room-v0", "source", 1, 0, {"size": 32}), MeanColours(64))
+        LatentObservations(agents.make_vec_env("darla/Room-v1", "source", 1, 0, {"size": 32}), MeanColours(64))
     from stable_baselines3.common.vec_env import VecTransposeImage
 
-    channel_first = VecTransposeImage(agents.make_vec_env("darla/Room-v0", "source", 1, 0))
+    channel_first = VecTransposeImage(agents.make_vec_env("darla/Room-v1", "source", 1, 0))
     with pytest.raises(EncoderMismatchError, match="channel-first.*before any VecTransposeImage"):
         LatentObservations(channel_first, MeanColours(64))
 
@@ -68,7 +68,7 @@ def test_encoder_that_does_not_fit_the_env_is_rejected():
 @pytest.fixture(scope="module")
 def frames(tmp_path_factory):
     folder = tmp_path_factory.mktemp("frames")
-    collect("darla/Room-v0", folder / "frames.h5", 128, progress=False)
+    collect("darla/Room-v1", folder / "frames.h5", 128, progress=False)
     with FrameDataset(folder / "frames.h5") as ds:
         return ds.frames[:]
 
@@ -86,7 +86,7 @@ def vae_checkpoint(tmp_path_factory, frames):
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory, vae_checkpoint):
     out = tmp_path_factory.mktemp("agent") / "darla_ent"
-    return agents.train("darla_ent", "darla/Room-v0", out, steps=256, seed=0, encoder_path=vae_checkpoint,
+    return agents.train("darla_ent", "darla/Room-v1", out, steps=256, seed=0, encoder_path=vae_checkpoint,
                         hyperparams={"n_steps": 32})
 
 
@@ -122,20 +122,20 @@ def test_agent_on_an_env_with_other_actions_is_rejected(trained):
 
 def test_unknown_names_and_missing_inputs_fail_clearly(tmp_path, vae_checkpoint):
     with pytest.raises(KeyError, match="unknown agent variant 'darla_x'.*darla_dae"):
-        agents.train("darla_x", "darla/Room-v0", tmp_path / "a", steps=10)
+        agents.train("darla_x", "darla/Room-v1", tmp_path / "a", steps=10)
     with pytest.raises(KeyError, match="unknown RL algorithm 'trpo'.*ppo"):
-        agents.train("pixels", "darla/Room-v0", tmp_path / "a", steps=10, algo="trpo")
+        agents.train("pixels", "darla/Room-v1", tmp_path / "a", steps=10, algo="trpo")
     with pytest.raises(ValueError, match="needs a beta_vae_dae checkpoint"):
-        agents.train("darla", "darla/Room-v0", tmp_path / "a", steps=10)
+        agents.train("darla", "darla/Room-v1", tmp_path / "a", steps=10)
     with pytest.raises(ValueError, match="expects a dae checkpoint, got 'vae'"):
-        agents.train("darla_dae", "darla/Room-v0", tmp_path / "a", steps=10, encoder_path=vae_checkpoint)
+        agents.train("darla_dae", "darla/Room-v1", tmp_path / "a", steps=10, encoder_path=vae_checkpoint)
     with pytest.raises(FileNotFoundError, match="no agent at"):
         agents.load(tmp_path / "nothing")
 
 
 def test_finetuned_encoder_changes_while_its_saved_copy_does_not(tmp_path, frames):
     checkpoint = tiny_fit(frames, "beta_vae_dae", tmp_path / "bvd", **{"dae.steps": 2})
-    out = agents.train("darla_ft", "darla/Room-v0", tmp_path / "ft", steps=128, seed=0,
+    out = agents.train("darla_ft", "darla/Room-v1", tmp_path / "ft", steps=128, seed=0,
                        encoder_path=checkpoint, hyperparams={"n_steps": 16, "batch_size": 64})
     agent = agents.load(out)
     tuned = agent.model.policy.features_extractor.model.state_dict()
@@ -167,8 +167,10 @@ def test_cli_act_then_transfer(tmp_path, vae_checkpoint, capsys):
 
 
 def test_oracle_sees_one_hot_ground_truth_including_at_episode_ends():
-    venv = agents.make_vec_env("darla/Room-v0", "target", 2, seed=4, factors=True)
-    sizes = np.array(venv.envs[0].unwrapped.factor_space.sizes)
+    venv = agents.make_vec_env("darla/Room-v1", "target", 2, seed=4, factors=True)
+    space = venv.envs[0].unwrapped.factor_space
+    assert [v.name for v in space.view_factors] == ["hat_bearing", "hat_distance", "lolly_bearing", "lolly_distance"]
+    sizes = np.array(space.sizes + tuple(v.size for v in space.view_factors))  # factors, then views
     offsets = np.concatenate([[0], np.cumsum(sizes)[:-1]])
     obs = venv.reset()
     assert venv.observation_space.shape == (sizes.sum(),) and obs.dtype == np.float32
@@ -176,18 +178,19 @@ def test_oracle_sees_one_hot_ground_truth_including_at_episode_ends():
     def one_hot_state():
         expected = np.zeros_like(obs)
         for i, env in enumerate(venv.envs):
-            expected[i, offsets + env.unwrapped._state] = 1
+            state = env.unwrapped._state
+            expected[i, offsets + np.concatenate([state, space.views(state)[0]])] = 1
         return expected
 
     for _ in range(100):  # the whole 100-step episode, then the auto-reset
         np.testing.assert_array_equal(obs, one_hot_state())
         obs, _, dones, infos = venv.step(np.zeros(2, dtype=int))
-    assert dones.all() and infos[0]["terminal_observation"].sum() == len(sizes)  # one hot per factor
+    assert dones.all() and infos[0]["terminal_observation"].sum() == len(sizes)  # one hot per factor and view
     np.testing.assert_array_equal(obs, one_hot_state())  # the first observation of the next episode
 
 
 def test_oracle_trains_saves_and_reloads_without_an_encoder(tmp_path):
-    out = agents.train("oracle", "darla/Room-v0", tmp_path / "oracle", steps=256, seed=0,
+    out = agents.train("oracle", "darla/Room-v1", tmp_path / "oracle", steps=256, seed=0,
                        hyperparams={"n_steps": 32})
     agent = agents.load(out)
     assert agent.encoder is None and not (out / "encoder.pt").exists()

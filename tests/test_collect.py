@@ -15,15 +15,15 @@ from envs.dataset import DatasetError, FrameDataset
 @pytest.fixture(scope="module")
 def dataset_path(tmp_path_factory):
     path = tmp_path_factory.mktemp("data") / "room.h5"
-    collect("darla/Room-v0", path, frames=600, domain="target", seed=7, progress=False)
+    collect("darla/Room-v1", path, frames=600, domain="target", seed=7, progress=False)
     return path
 
 
 def test_collected_frames_match_their_factors_and_metadata(dataset_path):
-    with FrameDataset(dataset_path, expect_env="darla/Room-v0") as ds:
+    with FrameDataset(dataset_path, expect_env="darla/Room-v1") as ds:
         frames, factors = ds.load()
         assert frames.dtype == np.uint8 and frames.shape == (600, 64, 64, 3) and len(ds) == 600
-        space = envs.make_factor_space("darla/Room-v0")
+        space = envs.make_factor_space("darla/Room-v1")
         np.testing.assert_array_equal(space.render(factors), frames)
         assert ds.meta["domain"] == "target" and ds.meta["seed"] == 7
         assert ds.factor_names == list(space.names) and ds.meta["factor_sizes"] == list(space.sizes)
@@ -35,7 +35,7 @@ def test_collected_frames_match_their_factors_and_metadata(dataset_path):
 
 def test_collection_is_deterministic(tmp_path, dataset_path):
     again = tmp_path / "again.h5"
-    collect("darla/Room-v0", again, frames=600, domain="target", seed=7, progress=False)
+    collect("darla/Room-v1", again, frames=600, domain="target", seed=7, progress=False)
     with FrameDataset(dataset_path) as a, FrameDataset(again) as b:
         np.testing.assert_array_equal(a.factors[:], b.factors[:])
         np.testing.assert_array_equal(a.frames[:], b.frames[:])
@@ -62,7 +62,7 @@ def test_interrupted_collection_leaves_no_file(tmp_path):
         return 0
 
     with pytest.raises(KeyboardInterrupt):
-        collect("darla/Room-v0", out, frames=1000, policy=policy, progress=False)
+        collect("darla/Room-v1", out, frames=1000, policy=policy, progress=False)
     assert os.listdir(tmp_path) == [], "neither the file nor its temporary remains"
 
 
@@ -73,7 +73,7 @@ def test_bad_dataset_files_fail_clearly(tmp_path, dataset_path):
     truncated.write_bytes(dataset_path.read_bytes()[:50_000])
     with pytest.raises(DatasetError, match="truncated or corrupt"):
         FrameDataset(truncated)
-    with pytest.raises(DatasetError, match="collected from 'darla/Room-v0', not 'dsprites'"):
+    with pytest.raises(DatasetError, match="collected from 'darla/Room-v1', not 'dsprites'"):
         FrameDataset(dataset_path, expect_env="dsprites")
     unfinished = tmp_path / "unfinished.h5"
     with h5py.File(unfinished, "w") as f:
@@ -84,32 +84,32 @@ def test_bad_dataset_files_fail_clearly(tmp_path, dataset_path):
 
 def test_bad_collection_requests_fail_before_writing(tmp_path):
     with pytest.raises(KeyError, match="known domains"):
-        collect("darla/Room-v0", tmp_path / "x.h5", frames=10, domain="targte", progress=False)
-    with pytest.raises(KeyError, match="unknown environment or dataset 'Room'.*darla/Room-v0"):
+        collect("darla/Room-v1", tmp_path / "x.h5", frames=10, domain="targte", progress=False)
+    with pytest.raises(KeyError, match="unknown environment or dataset 'Room'.*darla/Room-v1"):
         collect("Room", tmp_path / "x.h5", frames=10, progress=False)
     with pytest.raises(FileNotFoundError, match="does not exist"):
-        collect("darla/Room-v0", tmp_path / "no" / "such" / "x.h5", frames=10, progress=False)
+        collect("darla/Room-v1", tmp_path / "no" / "such" / "x.h5", frames=10, progress=False)
     assert os.listdir(tmp_path) == []
 
 
 def test_cli_collect_envs_and_preview(tmp_path, capsys):
     out = tmp_path / "cli.h5"
-    assert main(["collect", "darla/Room-v0", "--domain", "ood", "--frames", "50", "--out", str(out)]) == 0
+    assert main(["collect", "darla/Room-v1", "--domain", "ood", "--frames", "50", "--out", str(out)]) == 0
     with FrameDataset(out) as ds:
         assert len(ds) == 50 and ds.meta["domain"] == "ood"
     assert main(["envs"]) == 0
     listing = capsys.readouterr().out
-    assert "darla/Room-v0" in listing and "wall_colour(8)" in listing and "target" in listing
+    assert "darla/Room-v1" in listing and "wall_colour(8)" in listing and "target" in listing
     png = tmp_path / "grid.png"
-    assert main(["preview", "darla/Room-v0", "--out", str(png), "--per-domain", "3"]) == 0
+    assert main(["preview", "darla/Room-v1", "--out", str(png), "--per-domain", "3"]) == 0
     import cv2
     image = cv2.imread(str(png))
     assert image.shape[0] == 3 * (18 + 2 * 66) and image.shape[1] == 3 * 2 * 66
 
 
 def test_cli_errors_name_the_problem(tmp_path, capsys):
-    assert main(["collect", "darla/Room-v1", "--frames", "5", "--out", str(tmp_path / "x.h5")]) == 1
-    err = capsys.readouterr().err
-    assert "unknown environment or dataset 'darla/Room-v1'" in err and "darla envs" in err
-    assert main(["collect", "darla/Room-v0", "--domain", "x", "--frames", "5", "--out", str(tmp_path / "x.h5")]) == 1
+    assert main(["collect", "darla/Room-v0", "--frames", "5", "--out", str(tmp_path / "x.h5")]) == 1
+    err = capsys.readouterr().err  # v0, the first Room, is gone: its id is unknown now
+    assert "unknown environment or dataset 'darla/Room-v0'" in err and "darla/Room-v1" in err and "darla envs" in err
+    assert main(["collect", "darla/Room-v1", "--domain", "x", "--frames", "5", "--out", str(tmp_path / "x.h5")]) == 1
     assert "known domains" in capsys.readouterr().err

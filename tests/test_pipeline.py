@@ -3,6 +3,7 @@
 import csv
 import json
 
+import numpy as np
 import pytest
 
 from darla import config as config_module
@@ -185,7 +186,11 @@ def test_vision_models_are_scored_next_to_their_transfer_results(tmp_path):
     run_dir = run(cfg, tmp_path, log=lambda line: None)
     scores = json.loads((run_dir / "metrics" / "vae" / "scores.json").read_text())
     assert set(scores) == {"mig", "sap", "probe"} and 0 <= scores["mig"]["discrete_mig"] <= 1
-    assert {"target.hat_cell", "ood.hat_cell"} <= set(scores["probe"])  # every other Room domain
+    probe = scores["probe"]
+    assert {"target.hat_cell", "ood.hat_cell"} <= set(probe)  # every other Room domain
+    assert {"accuracy.hat_bearing", "target.lolly_distance"} <= set(probe)  # the Room's views are probed too
+    factors = [k for k in probe if k.startswith("accuracy.") and not k.endswith(("_bearing", "_distance"))]
+    assert probe["mean_accuracy"] == pytest.approx(np.mean([probe[k] for k in factors]))  # views not averaged
     report = (run_dir / "report.md").read_text()
     assert "## Disentanglement of the vision models" in report and "| vae |" in report
     assert "accuracy.hat_cell" not in report  # the probe gets its own table, one row per factor

@@ -20,7 +20,7 @@ def space():
 
 
 def rollout(domain="source", seed=0, steps=300, **kwargs):
-    env = gymnasium.make("darla/Room-v0", domain=domain, **kwargs)
+    env = gymnasium.make("darla/Room-v1", domain=domain, **kwargs)
     obs, info = env.reset(seed=seed)
     rng = np.random.default_rng(seed)
     trace = [(obs, 0.0, info["factors"])]
@@ -120,7 +120,7 @@ def test_domain_sampling_and_errors(space):
     with pytest.raises(KeyError, match="known domains.*ood.*source.*target"):
         space.domain("tagret")
     with pytest.raises(KeyError, match="known domains"):
-        gymnasium.make("darla/Room-v0", domain="nope")
+        gymnasium.make("darla/Room-v1", domain="nope")
     with pytest.raises(ValueError, match=r"shape \[n, 8\]"):
         space.render(np.zeros((2, 3), dtype=int))
     with pytest.raises(ValueError, match="agent_x.*\\[0, 4\\)"):
@@ -130,7 +130,7 @@ def test_domain_sampling_and_errors(space):
 
 
 def start(factors, **kwargs):
-    env = gymnasium.make("darla/Room-v0", domain="all", **kwargs)
+    env = gymnasium.make("darla/Room-v1", domain="all", **kwargs)
     env.reset(seed=0, options={"factors": np.array(factors)})
     return env
 
@@ -191,7 +191,7 @@ def test_lifetime_respawn_moves_both_objects_to_free_cells():
 
 
 def test_reset_options_are_validated():
-    env = gymnasium.make("darla/Room-v0", domain="source")
+    env = gymnasium.make("darla/Room-v1", domain="source")
     with pytest.raises(ValueError, match="not in domain 'source'"):
         env.reset(options={"factors": np.array(state(colours=(6, 0, 0)))})
     with pytest.raises(ValueError, match="agent's cell"):
@@ -199,7 +199,7 @@ def test_reset_options_are_validated():
     with pytest.raises(ValueError, match="same cell"):
         env.reset(options={"factors": np.array(state(colours=(0, 1, 1), lolly=(2, 1)))})
     with pytest.raises(ValueError, match="at least 3 cells"):
-        gymnasium.make("darla/Room-v0", grid=2)
+        gymnasium.make("darla/Room-v1", grid=2)
 
 
 def test_same_seed_same_episode_and_different_seed_differs():
@@ -209,7 +209,7 @@ def test_same_seed_same_episode_and_different_seed_differs():
 
 
 def test_frame_size_is_configurable():
-    env = gymnasium.make("darla/Room-v0", size=32)
+    env = gymnasium.make("darla/Room-v1", size=32)
     obs, info = env.reset(seed=0)
     assert obs.shape == (32, 32, 3) and env.observation_space.shape == (32, 32, 3)
     np.testing.assert_array_equal(env.unwrapped.factor_space.render(info["factors"][None])[0], obs)
@@ -219,10 +219,35 @@ def test_passes_gymnasium_and_sb3_env_checkers():
     from gymnasium.utils.env_checker import check_env
     from stable_baselines3.common.env_checker import check_env as sb3_check_env
 
-    check_env(gymnasium.make("darla/Room-v0", render_mode="rgb_array").unwrapped, skip_render_check=False)
+    check_env(gymnasium.make("darla/Room-v1", render_mode="rgb_array").unwrapped, skip_render_check=False)
     sb3_check_env(room.RoomEnv(), warn=True)  # raises on any violation of SB3's env contract
 
 
 def test_unknown_env_id_lists_known_ones():
-    with pytest.raises(KeyError, match="darla/Room-v0"):
+    with pytest.raises(KeyError, match="darla/Room-v1"):
         envs.make_factor_space("darla/Rom-v0")
+
+
+def test_views_say_where_each_object_is_in_the_frame(space):
+    """Views are the egocentric ground truth: checked against hand-placed scenes and the pixels."""
+    names = [v.name for v in space.view_factors]
+    assert names == ["hat_bearing", "hat_distance", "lolly_bearing", "lolly_distance"]
+    # agent at (1, 1) facing +x: hat one cell ahead, lolly behind the agent
+    v = space.views(np.array(state(hat=(2, 1), lolly=(0, 1))))[0]
+    assert [room.BEARINGS[v[0]], room.DISTANCES[v[1]], room.BEARINGS[v[2]]] == ["ahead", "near", "unseen"]
+    # facing +y (heading 2): +x is to the right; the hat two cells right-ahead at (3, 2) is far off-centre
+    v = space.views(np.array(state(heading=2, hat=(2, 3), lolly=(3, 1))))[0]
+    assert room.BEARINGS[v[0]] == "right" and room.DISTANCES[v[1]] == "mid" and room.BEARINGS[v[2]] == "unseen"
+    # on sampled states: an object is "unseen" exactly when removing it leaves the frame unchanged
+    f = space.sample(300, np.random.default_rng(5))
+    views = space.views(f)
+    for shape, column in enumerate((HAT_CELL, LOLLY_CELL)):
+        hidden = f.copy()
+        hidden[:, column] = hidden[:, AGENT_X] * space.grid + hidden[:, AGENT_Y]  # under the agent: not drawn
+        other = (LOLLY_CELL, HAT_CELL)[shape]
+        alone = f.copy()
+        alone[:, other] = hidden[:, column]  # and the other object too, so it cannot hide this one
+        hidden[:, other] = hidden[:, column]
+        drawn = (space.render(alone) != space.render(hidden)).any(axis=(1, 2, 3))
+        np.testing.assert_array_equal(views[:, 2 * shape] != 0, drawn)
+        assert 0.1 < drawn.mean() < 0.6

@@ -1,7 +1,7 @@
 """``darla metrics``: disentanglement scores of trained vision checkpoints against ground truth.
 
     darla metrics runs/x/vision/beta_vae/model.pt --env dsprites --out scores.json
-    darla metrics a.pt b.pt c.pt --env darla/Room-v0 --domain source --metrics mig,dci,udr \\
+    darla metrics a.pt b.pt c.pt --env darla/Room-v1 --domain source --metrics mig,dci,udr \\
         --set num_train=2000 --set dci.importance=forest --out scores.json
 
 Every metric runs with the settings of Locatello et al. (2019) unless ``--set`` overrides them

@@ -9,6 +9,11 @@ default every other domain the space defines, so ``target`` and ``ood`` when fit
 A factor the encoder ignores sits at its majority-class rate (``chance.<factor>``) in both; one it
 encodes in an entangled way drops on the target. Scores are accuracies in [0, 1], with means over
 factors (``mean_accuracy``, ``mean_<domain>``).
+
+The space's views (:meth:`~envs.factors.FactorSpace.views`) are probed too, after the factors. For
+a first-person env they matter most: the Room's object cells are allocentric, and a model of its
+frames can only encode where each object is *in view* (``hat_bearing``, ``hat_distance``...).
+Views are left out of the means, which stay comparable across spaces with and without them.
 """
 
 from __future__ import annotations
@@ -20,14 +25,15 @@ from eval.metrics.registry import register
 
 
 def probe_from_codes(codes_train, factors_train, codes_test, factors_test, shifted: dict | None = None, *,
-                     names=None, seed: int = 0, trees: int = 10, min_samples_leaf: int = 10) -> dict:
+                     names=None, seed: int = 0, trees: int = 10, min_samples_leaf: int = 10,
+                     num_averaged: int | None = None) -> dict:
     """Per-factor random-forest accuracy on a same-domain test set and on each ``shifted`` set.
 
     ``shifted`` maps a domain name to its ``(codes, factors)``; ``names`` labels the factor columns
     (``factor0``, ``factor1``... by default). Every split considers every code (``max_features=None``):
     with random feature subsets, trees also split on codes of factors that the train domain's holes
     correlate with the probed one, and a perfectly factorised code then lost a third of its target
-    accuracy on held-out pairs."""
+    accuracy on held-out pairs. The means cover the first ``num_averaged`` columns (all by default)."""
     from sklearn.ensemble import RandomForestClassifier
 
     codes_train, factors_train, codes_test, factors_test = utils.check_train_test(
@@ -46,9 +52,10 @@ def probe_from_codes(codes_train, factors_train, codes_test, factors_test, shift
         scores[f"chance.{name}"] = np.bincount(factors_test[:, k]).max() / len(factors_test)
         for domain, (codes, factors) in shifted.items():
             scores[f"{domain}.{name}"] = classifier.score(codes, factors[:, k])
-    scores["mean_accuracy"] = float(np.mean([scores[f"accuracy.{n}"] for n in names]))
+    averaged = names[:num_averaged]
+    scores["mean_accuracy"] = float(np.mean([scores[f"accuracy.{n}"] for n in averaged]))
     for domain in shifted:
-        scores[f"mean_{domain}"] = float(np.mean([scores[f"{domain}.{n}"] for n in names]))
+        scores[f"mean_{domain}"] = float(np.mean([scores[f"{domain}.{n}"] for n in averaged]))
     return scores
 
 
@@ -64,10 +71,12 @@ def probe(space, encoder, rng_or_seed=0, *, num_train: int = 5000, num_test: int
     if transfer_domains is None:  # every other domain the space defines
         transfer_domains = [name for name in space.domains if name not in ("all", domain)]
     train, test, random_state = utils.train_test_codes(space, encoder, rng_or_seed, num_train, num_test, batch_size,
-                                                       domain, encode_batch_size)
+                                                       domain, encode_batch_size, views=True)
     shifted = {name: utils.generate_batch_factor_code(space, utils.as_encode_fn(encoder), num_test, random_state,
-                                                      batch_size, utils.check_domain(space, name), encode_batch_size)
+                                                      batch_size, utils.check_domain(space, name), encode_batch_size,
+                                                      views=True)
                for name in transfer_domains}
     names = [space.names[k] for k in utils.scored_factors(space)]
-    return probe_from_codes(*train, *test, shifted, names=names, seed=utils.derived_seed(random_state),
-                            trees=trees, min_samples_leaf=min_samples_leaf)
+    return probe_from_codes(*train, *test, shifted, names=names + [v.name for v in space.view_factors],
+                            seed=utils.derived_seed(random_state), trees=trees, min_samples_leaf=min_samples_leaf,
+                            num_averaged=len(names))

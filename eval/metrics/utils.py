@@ -180,8 +180,10 @@ def encode_factors(space, encode: Callable, factors: np.ndarray,
 
 def generate_batch_factor_code(space, encode: Callable, num_points: int, random_state: np.random.RandomState,
                                batch_size: int = 16, domain: str = "all",
-                               encode_batch_size: int = DEFAULT_ENCODE_BATCH) -> tuple[np.ndarray, np.ndarray]:
-    """``(codes[n, D], factors[n, K'])`` for ``num_points`` samples, K' = the scored factors.
+                               encode_batch_size: int = DEFAULT_ENCODE_BATCH,
+                               views: bool = False) -> tuple[np.ndarray, np.ndarray]:
+    """``(codes[n, D], factors[n, K'])`` for ``num_points`` samples, K' = the scored factors, followed
+    by the space's views (:meth:`~envs.factors.FactorSpace.views`) when ``views`` is set.
 
     Factors are drawn ``batch_size`` points at a time as disentanglement_lib's function of the same
     name does (its draws depend on the batch size), then rendered and encoded in large batches.
@@ -193,11 +195,13 @@ def generate_batch_factor_code(space, encode: Callable, num_points: int, random_
              for i in range(0, num_points, batch_size)]
     factors = np.concatenate(draws)
     codes = encode_factors(space, encode, factors, encode_batch_size)
+    if views:
+        return codes, np.hstack([factors[:, columns], space.views(factors)])
     return codes, factors[:, columns]
 
 
 def train_test_codes(space, encoder, rng_or_seed, num_train: int, num_test: int, batch_size: int,
-                     domain: str | None, encode_batch_size: int = DEFAULT_ENCODE_BATCH):
+                     domain: str | None, encode_batch_size: int = DEFAULT_ENCODE_BATCH, views: bool = False):
     """The set-up every train/test metric shares: resolve the space, then draw the train points and
     then the test points from one ``RandomState``, in disentanglement_lib's order.
 
@@ -207,8 +211,10 @@ def train_test_codes(space, encoder, rng_or_seed, num_train: int, num_test: int,
     random_state = as_random_state(rng_or_seed)
     domain = check_domain(space, domain)
     encode = as_encode_fn(encoder)
-    train = generate_batch_factor_code(space, encode, num_train, random_state, batch_size, domain, encode_batch_size)
-    test = generate_batch_factor_code(space, encode, num_test, random_state, batch_size, domain, encode_batch_size)
+    train = generate_batch_factor_code(space, encode, num_train, random_state, batch_size, domain,
+                                       encode_batch_size, views)
+    test = generate_batch_factor_code(space, encode, num_test, random_state, batch_size, domain,
+                                      encode_batch_size, views)
     return train, test, random_state
 
 
