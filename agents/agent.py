@@ -9,7 +9,7 @@ DARLA's comparison agents are *variants*, each selectable by name:
 | `darla_dae` | frozen DAE bottleneck                                                 |
 | `darla_ft`  | the β-VAE-DAE encoder, initialised from stage 1, fine-tuned by the RL loss |
 | `pixels`    | frames, SB3's CnnPolicy trained end to end                             |
-| `oracle`    | the ground-truth factors, one-hot (perfect disentangled vision; not one of DARLA's agents) |
+| `oracle`    | the ground-truth factors and views, one-hot (perfect disentangled vision; not one of DARLA's agents) |
 
 A saved agent is a folder: ``model.zip`` (SB3), ``agent.json`` (variant, algorithm, env, seed)
 and ``encoder.pt`` (a copy of the vision checkpoint it was trained with), so it can be evaluated
@@ -67,7 +67,7 @@ VARIANTS: dict[str, Variant] = {v.name: v for v in (
     Variant("darla_ft", "beta_vae_dae", "finetune", "beta-VAE-DAE encoder fine-tuned by the RL loss",
             swappable=True),
     Variant("pixels", None, "pixels", "end-to-end CNN policy on frames"),
-    Variant("oracle", None, "factors", "ground-truth factors, one-hot: perfect disentangled vision"),
+    Variant("oracle", None, "factors", "ground-truth factors and views, one-hot: perfect disentangled vision"),
 )}
 
 
