@@ -22,6 +22,7 @@ COMMAND_MODULES = (
     "darla.commands.act",
     "darla.commands.transfer",
     "darla.commands.run",
+    "darla.commands.report",
     "darla.commands.metrics",
 )
 

@@ -32,6 +32,7 @@ import vision
 from darla.config import RunConfig
 from darla.stages import Stages, write_json_atomic
 from eval import transfer
+from vision.atomic import atomic_path
 
 DATASET = "source.h5"
 
@@ -86,17 +87,32 @@ def run(config: RunConfig, runs_dir: str | Path = "runs", force=(), log: Callabl
         for name, seed in jobs:
             _act_and_transfer(stages, config, run_dir, checkpoints, name, seed)
 
+    write_report(run_dir, config, log, f"This invocation took {time.time() - start:.0f} s "
+                                       f"({len(stages.ran)} stages ran, {len(stages.skipped)} reused).")
+    return run_dir
+
+
+def write_report(run_dir: Path, config: RunConfig, log: Callable[[str], None] = print, note: str = "") -> None:
+    """Write the transfer table (JSON, CSV, Markdown), its plot and ``report.md`` from the finished
+    transfer and metrics stages of ``run_dir``; ``note`` is a sentence for the report's header.
+
+    :func:`run` ends with it; ``darla report`` calls it alone, for instance once stages that ran on
+    different machines have been copied into one run directory."""
+    missing = [f"transfer/{name}/seed{seed}" for name in config.variants for seed in config.seeds
+               if not (run_dir / "transfer" / name / f"seed{seed}" / "returns.json").exists()]
+    if missing:
+        raise FileNotFoundError(f"{run_dir} has no finished {', '.join(missing)}; run `darla run` to finish "
+                                "them, or leave those variants and seeds out (variants=[...] seeds=[...])")
     rows = collect_rows(run_dir, config)
     summary = transfer.summarize(rows)
     files = transfer.write_results(rows, run_dir, summary)
     scores = {m: json.loads((run_dir / "metrics" / m / "scores.json").read_text())
-              for m in checkpoints if (run_dir / "metrics" / m / "scores.json").exists()}
+              for m in vision_plan(config) if (run_dir / "metrics" / m / "scores.json").exists()}
     _plot(summary, run_dir / "transfer.png")
-    report = _report(config, files["md"].read_text(), scores, time.time() - start, stages)
-    (run_dir / "report.md").write_text(report)
+    with atomic_path(run_dir / "report.md") as tmp:
+        tmp.write_text(_report(config, files["md"].read_text(), scores, note))
     log(f"\n{files['md'].read_text()}")
     log(f"report: {run_dir / 'report.md'}")
-    return run_dir
 
 
 def _act_and_transfer(stages: Stages, config: RunConfig, run_dir: Path, checkpoints: dict, name: str,
@@ -242,12 +258,11 @@ def _plot(summary: list[dict], path: Path) -> None:
     tmp.replace(path)
 
 
-def _report(config: RunConfig, table: str, scores: dict, seconds: float, stages: Stages) -> str:
+def _report(config: RunConfig, table: str, scores: dict, note: str = "") -> str:
     lines = [f"# {config.name}", "",
              f"{config.env}: variants {', '.join(config.variants)}; seeds {config.seeds}; "
              f"{config.agent.algo} for {config.agent.steps:,} steps; {config.transfer.episodes} evaluation "
-             f"episodes per domain. This invocation took {seconds:.0f} s ({len(stages.ran)} stages ran, "
-             f"{len(stages.skipped)} reused).", "", "## Zero-shot transfer", "", table,
+             f"episodes per domain. {note}".rstrip(), "", "## Zero-shot transfer", "", table,
              "Mean ± std over seeds of each seed's mean episode return; IQM over all episodes with a 95% "
              "bootstrap CI stratified by seed; `vs source` = mean on the domain / mean on source.", "",
              "![returns](transfer.png)", ""]

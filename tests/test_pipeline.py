@@ -210,3 +210,24 @@ def test_training_logs_source_returns_and_periodic_target_evaluation(tmp_path):
     tags = set(events.Tags()["scalars"])
     assert {"transfer/source", "transfer/target", "transfer/ood", "rollout/ep_rew_mean"} <= tags
     assert len(events.Scalars("transfer/target")) >= 2, "evaluated periodically, not once"
+
+
+@pytest.mark.timeout(300)
+def test_report_rebuilds_the_tables_from_finished_stages_and_names_missing_ones(tmp_path, capsys):
+    """`darla report` is how stages run on two machines become one table: it runs nothing."""
+    run_dir = run(tiny_config(variants=["oracle"], seeds=[0, 1], metrics={"names": []}), tmp_path, log=lambda line: None)
+    table = (run_dir / "transfer.md").read_text()
+    merged = run_dir.parent / "merged"  # seed 1 "ran elsewhere": copied in, next to seed 0's folders
+    merged.mkdir()
+    for item in ("config.json", "agent", "transfer"):
+        (merged / item).symlink_to(run_dir / item)
+    assert main(["report", str(merged)]) == 0
+    assert (merged / "transfer.md").read_text() == table
+    assert "Rebuilt by `darla report`" in (merged / "report.md").read_text()
+    assert not (merged / "collect").exists() and not (merged / "vision").exists(), "nothing ran"
+    capsys.readouterr()
+
+    assert main(["report", str(merged), "variants=oracle,pixels"]) == 1
+    assert "no finished transfer/pixels/seed0, transfer/pixels/seed1" in capsys.readouterr().err
+    assert main(["report", str(tmp_path / "nowhere")]) == 1
+    assert "has no config.json" in capsys.readouterr().err
