@@ -98,11 +98,6 @@ def write_report(run_dir: Path, config: RunConfig, log: Callable[[str], None] = 
 
     :func:`run` ends with it; ``darla report`` calls it alone, for instance once stages that ran on
     different machines have been copied into one run directory."""
-    missing = [f"transfer/{name}/seed{seed}" for name in config.variants for seed in config.seeds
-               if not (run_dir / "transfer" / name / f"seed{seed}" / "returns.json").exists()]
-    if missing:
-        raise FileNotFoundError(f"{run_dir} has no finished {', '.join(missing)}; run `darla run` to finish "
-                                "them, or leave those variants and seeds out (variants=[...] seeds=[...])")
     rows = collect_rows(run_dir, config)
     summary = transfer.summarize(rows)
     files = transfer.write_results(rows, run_dir, summary)
@@ -224,12 +219,15 @@ def _periodic_transfer_callback(config: RunConfig, spec):
 
 # -- results --------------------------------------------------------------------------------------
 def collect_rows(run_dir: Path, config: RunConfig) -> list[dict]:
-    rows = []
-    for name in config.variants:
-        for seed in config.seeds:
-            path = run_dir / "transfer" / name / f"seed{seed}" / "returns.json"
-            rows += transfer.records(name, seed, json.loads(path.read_text()))
-    return rows
+    """Per-episode rows of every (variant, seed) transfer stage; missing stages fail, all named."""
+    paths = {(name, seed): run_dir / "transfer" / name / f"seed{seed}" / "returns.json"
+             for name in config.variants for seed in config.seeds}
+    missing = [f"transfer/{name}/seed{seed}" for (name, seed), path in paths.items() if not path.exists()]
+    if missing:
+        raise FileNotFoundError(f"{run_dir} has no finished {', '.join(missing)}; run `darla run` to finish "
+                                "them, or leave those variants and seeds out (variants=[...] seeds=[...])")
+    return [row for (name, seed), path in paths.items()
+            for row in transfer.records(name, seed, json.loads(path.read_text()))]
 
 
 def _plot(summary: list[dict], path: Path) -> None:

@@ -239,9 +239,8 @@ class RoomFactors(FactorSpace):
         """Per object, its bearing and distance in the frame (``unseen`` when no pixel of it is drawn)."""
         factors = self.check_factors(np.atleast_2d(factors))
         out = np.zeros((len(factors), len(self.view_factors)), dtype=np.int64)
-        angle = factors[:, HEADING] * 2 * np.pi / NUM_HEADINGS
-        forward = np.stack([np.cos(angle), np.sin(angle)], axis=1)
-        right = np.stack([np.sin(angle), -np.cos(angle)], axis=1)
+        cameras = [_camera(0, 0, h)[1:] for h in range(NUM_HEADINGS)]  # the renderer's (forward, right)
+        forward, right = (np.array([cameras[h][k] for h in factors[:, HEADING]]) for k in (0, 1))
         for shape, column in enumerate(OBJECT_CELLS):
             rel = np.stack([factors[:, column] // self.grid - factors[:, AGENT_X],
                             factors[:, column] % self.grid - factors[:, AGENT_Y]], axis=1).astype(np.float64)

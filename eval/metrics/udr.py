@@ -9,8 +9,9 @@ Spearman correlation) gives a similarity matrix R; the pair scores
 
 KL needs the posterior variance: an encoder that also has ``encode_distribution(frames) -> (means,
 logvars)`` (``vision.Encoder`` gives logvars for every VAE-family method) gets the reference's KL
-filter. For one that returns means only (or logvars None), a dimension counts as informative when the variance of its mean over the data exceeds ``kl_filter_threshold`` (the
-"active units" criterion of Burda et al. 2016), reported as ``kl_source = "variance_of_means"``.
+filter. For one that returns means only (or logvars None), a dimension counts as informative when
+the variance of its mean over the data exceeds ``kl_filter_threshold`` (the "active units"
+criterion of Burda et al. 2016), reported as ``kl_source = "variance_of_means"``.
 """
 
 from __future__ import annotations
