@@ -8,6 +8,8 @@ what zero-shot evaluation puts around a target-domain env, so source and target 
 
 from __future__ import annotations
 
+import hashlib
+import os
 from typing import Protocol
 
 import gymnasium
@@ -45,26 +47,100 @@ def check_frames_fit(observation_space: spaces.Space, encoder: Encoder) -> None:
         "or train the vision model on frames from this env")
 
 
-class LatentObservations(VecEnvWrapper):
-    """Replaces every env's uint8 frame with the encoder's latent means (float32 ``Box``)."""
+class StandardizationError(ValueError):
+    """Standardisation statistics that are missing, malformed or from another encoder."""
 
-    def __init__(self, venv: VecEnv, encoder: Encoder):
+
+def file_sha256(path: str | os.PathLike) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+class CodeStandardizer:
+    """``(code − mean) / scale`` per latent, with the mean and standard deviation of the encoder's
+    codes over its stage-1 training frames (source data only; stored in the vision checkpoint).
+
+    An MLP policy learns fastest from inputs of unit scale, and latent means are not: a DAE
+    bottleneck has an arbitrary scale, and a β-VAE's active latents spread over a few units. A
+    collapsed latent's spread is noise, so the scale is floored at ``FLOOR`` × the widest latent's
+    spread: its noise is never blown up to unit variance (which would make it look like signal,
+    and shift by many units on a new domain)."""
+
+    FLOOR = 0.01
+
+    def __init__(self, mean, std):
+        self.mean = np.asarray(mean, np.float32)
+        self.std = np.asarray(std, np.float32)
+        if self.mean.shape != self.std.shape or self.mean.ndim != 1 or not np.isfinite(self.mean).all() \
+                or not np.isfinite(self.std).all() or (self.std < 0).any():
+            raise StandardizationError("standardisation statistics must be finite float vectors of one length "
+                                       f"(std ≥ 0); got shapes {self.mean.shape} and {self.std.shape}")
+        self.scale = np.maximum(self.std, max(float(self.std.max(initial=0.0)) * self.FLOOR, 1e-8)).astype(np.float32)
+
+    @classmethod
+    def from_encoder(cls, encoder: Encoder) -> "CodeStandardizer":
+        mean, std = getattr(encoder, "code_mean", None), getattr(encoder, "code_std", None)
+        if mean is None or std is None:
+            raise StandardizationError(f"the {getattr(encoder, 'method', '')} checkpoint has no code statistics "
+                                       "(it was written before darla 0.2, or did not finish); train it again with "
+                                       "`darla see`, or set agent.standardize=false")
+        if len(mean) != encoder.latent_dim:
+            raise StandardizationError(f"code statistics have {len(mean)} entries for a {encoder.latent_dim}-d encoder")
+        return cls(mean, std)
+
+    def __call__(self, codes: np.ndarray) -> np.ndarray:
+        return ((codes - self.mean) / self.scale).astype(np.float32)
+
+    def record(self, encoder_file: str | os.PathLike) -> dict:
+        """What a saved agent stores: the statistics and the digest of the encoder they belong to."""
+        return {"mean": self.mean.tolist(), "std": self.std.tolist(), "encoder_sha256": file_sha256(encoder_file)}
+
+    @classmethod
+    def from_record(cls, record, encoder_file: str | os.PathLike, where: str = "the agent") -> "CodeStandardizer":
+        """The statistics a saved agent acted with, refused unless they belong to ``encoder_file``."""
+        if not isinstance(record, dict) or not {"mean", "std", "encoder_sha256"} <= set(record):
+            raise StandardizationError(f"{where} was trained on standardised codes but its standardisation "
+                                       "statistics are missing or incomplete (mean, std, encoder_sha256); "
+                                       "it cannot act correctly: train it again")
+        if record["encoder_sha256"] != file_sha256(encoder_file):
+            raise StandardizationError(f"{where}'s standardisation statistics belong to another encoder than "
+                                       f"{encoder_file} (sha256 differs); the encoder was replaced: train the agent "
+                                       "again, or restore its own encoder file")
+        return cls(record["mean"], record["std"])
+
+
+class LatentObservations(VecEnvWrapper):
+    """Replaces every env's uint8 frame with the encoder's latent means (float32 ``Box``),
+    standardised by ``standardizer`` when one is given."""
+
+    def __init__(self, venv: VecEnv, encoder: Encoder, standardizer: CodeStandardizer | None = None):
         check_frames_fit(venv.observation_space, encoder)
+        if standardizer is not None and standardizer.mean.shape != (encoder.latent_dim,):
+            raise StandardizationError(f"standardisation statistics of length {len(standardizer.mean)} do not fit "
+                                       f"a {encoder.latent_dim}-d encoder")
         self.encoder = encoder
+        self.standardizer = standardizer
         space = spaces.Box(-np.inf, np.inf, (encoder.latent_dim,), dtype=np.float32)
         super().__init__(venv, observation_space=space)
 
+    def _encode(self, frames: np.ndarray) -> np.ndarray:
+        codes = self.encoder.encode(frames)
+        return codes if self.standardizer is None else self.standardizer(codes)
+
     def reset(self) -> np.ndarray:
-        return self.encoder.encode(self.venv.reset())
+        return self._encode(self.venv.reset())
 
     def step_wait(self):
         frames, rewards, dones, infos = self.venv.step_wait()
         finished = [i for i, info in enumerate(infos) if "terminal_observation" in info]
         if finished:  # bootstrapping on truncation needs the last frame encoded too, in one batch
-            last = self.encoder.encode(np.stack([infos[i]["terminal_observation"] for i in finished]))
+            last = self._encode(np.stack([infos[i]["terminal_observation"] for i in finished]))
             for i, code in zip(finished, last):
                 infos[i]["terminal_observation"] = code
-        return self.encoder.encode(frames), rewards, dones, infos
+        return self._encode(frames), rewards, dones, infos
 
 
 class FactorObservations(gymnasium.Wrapper):

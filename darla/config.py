@@ -20,10 +20,12 @@ import agents.hyperparams  # also binds the package: agents.VARIANTS
 
 @dataclass
 class CollectConfig:
-    """Stage 1 data: frames from the source domain under a uniform random policy."""
+    """Stage 1 data: frames from the source domain, by a uniform random policy's rollouts or by
+    states drawn uniformly from the factor space (``sampling``, see :mod:`envs.collect`)."""
     frames: int = 20_000
     domain: str = "source"
     seed: int = 0
+    sampling: str = "auto"
 
 
 @dataclass
@@ -45,6 +47,7 @@ class AgentConfig:
     device: str = "cpu"
     eval_every: int = 0          # periodic evaluation on every transfer domain (TensorBoard); 0 = off
     eval_episodes: int = 8
+    standardize: bool = False    # frozen-vision variants: codes standardised with stage-1 statistics
 
 
 @dataclass
@@ -92,8 +95,10 @@ class RunConfig:
                            ("jobs", self.jobs)):
             if value < 1:
                 raise ValueError(f"{key} must be positive, got {value}")
+        import envs.collect
         import vision
 
+        envs.collect.check_sampling(self.collect.sampling)
         vision.methods.get(self.vision.method)  # an unknown backbone lists the known ones
         if "source" not in self.transfer.domains:
             raise ValueError("transfer.domains must include 'source' (target/source ratios need it)")

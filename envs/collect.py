@@ -1,8 +1,15 @@
-"""Frame collection: run a policy (uniform random by default) in an environment's domain and stream
-frames with their ground-truth factors to a chunked HDF5 file (see :mod:`envs.dataset`).
+"""Frame collection: stream frames with their ground-truth factors to a chunked HDF5 file (see
+:mod:`envs.dataset`), by one of two *samplings*:
 
-Registered procedural datasets have no dynamics; for them "collection" samples factors uniformly
-from the domain and renders them, so every name ``darla envs`` lists can be collected the same way.
+* ``rollout``: run a policy (uniform random by default) in an environment's domain. The frames are
+  what an agent sees, with the agent's biases: a random walker in the Room faces a wall most of the
+  time, and an object is in view in 30% of its frames.
+* ``factors``: draw states uniformly from the domain of the factor space (restricted to the states
+  the environment can be in) and render them with the exact renderer: no policy bias (46% of Room
+  frames show an object). Labels never reach the vision model either way: only frames are trained on.
+
+``auto`` (the default) is ``rollout`` for environments and ``factors`` for registered procedural
+datasets, which have no dynamics, so every name ``darla envs`` lists can be collected the same way.
 """
 
 from __future__ import annotations
@@ -19,6 +26,7 @@ from envs.registry import check_name, is_env, make_env, make_factor_space
 
 Policy = Callable[[np.ndarray, np.random.Generator], int]
 BATCH = 256
+SAMPLINGS = ("auto", "rollout", "factors")
 
 
 def random_policy(action_space) -> Policy:
@@ -26,28 +34,45 @@ def random_policy(action_space) -> Policy:
         else action_space.sample()
 
 
+def check_sampling(sampling: str) -> str:
+    """``sampling`` itself, or an error listing the known ones."""
+    if sampling not in SAMPLINGS:
+        raise ValueError(f"unknown sampling {sampling!r}; known: {', '.join(SAMPLINGS)} "
+                         "(rollout: a random policy's frames; factors: uniform states drawn by the renderer)")
+    return sampling
+
+
 def collect(env_id: str, out: str | os.PathLike, frames: int, domain: str = "source", seed: int = 0,
-            policy: Policy | None = None, progress: bool = True, **env_kwargs) -> str:
+            policy: Policy | None = None, progress: bool = True, sampling: str = "auto", **env_kwargs) -> str:
     """Collect ``frames`` observations from ``env_id``'s ``domain`` into ``out``; returns the path.
 
-    The file appears only once complete. Episodes restart on termination or truncation; the
-    policy receives the observation and a generator seeded from ``seed``."""
+    The file appears only once complete. ``sampling`` is one of :data:`SAMPLINGS` (see the module
+    docstring). In a rollout, episodes restart on termination or truncation and the policy receives
+    the observation and a generator seeded from ``seed``."""
     check_name(env_id)
+    check_sampling(sampling)
     if frames < 1:
         raise ValueError(f"--frames must be positive, got {frames}")
+    if sampling == "auto":
+        sampling = "rollout" if is_env(env_id) else "factors"
+    if sampling == "rollout" and not is_env(env_id):
+        raise ValueError(f"{env_id!r} is a procedural dataset with no dynamics to roll out; use sampling=factors")
+    if sampling == "factors" and policy is not None:
+        raise ValueError("a policy only applies to sampling=rollout")
     space = make_factor_space(env_id, **env_kwargs) if not is_env(env_id) else None
     env = make_env(env_id, domain=domain, **env_kwargs) if is_env(env_id) else None
     space = space or env.unwrapped.factor_space
     space.domain(domain)  # unknown domain: fail before creating any file
     domain_names = [d for d in space.domains if d != "all"]
-    attrs = {"env_id": env_id, "domain": domain, "seed": seed, "policy": "random" if policy is None else
+    attrs = {"env_id": env_id, "domain": domain, "seed": seed, "sampling": sampling,
+             "policy": "none" if sampling == "factors" else "random" if policy is None else
              getattr(policy, "__name__", type(policy).__name__), "factor_names": list(space.names),
              "factor_sizes": list(space.sizes), "domain_names": domain_names, "darla_version": _version(),
              "env_kwargs": dict(env_kwargs)}
     rng = np.random.default_rng(seed)
     bar = tqdm(total=frames, desc=f"collect {env_id}:{domain}", unit="frame", disable=not progress)
     with DatasetWriter(out, frames, space.observation_shape, space.num_factors, attrs) as writer:
-        if env is None:
+        if sampling == "factors":
             batches = _sample_batches(space, domain, frames, rng)
         else:
             policy = policy or random_policy(env.action_space)
@@ -81,7 +106,7 @@ def _rollout_batches(env, policy: Policy, frames: int, rng: np.random.Generator,
 
 def _sample_batches(space, domain: str, frames: int, rng: np.random.Generator):
     for start in range(0, frames, BATCH):
-        factors = space.sample(min(BATCH, frames - start), rng, domain=domain)
+        factors = space.sample(min(BATCH, frames - start), rng, domain=domain, reachable=True)
         yield space.render(factors), factors
 
 

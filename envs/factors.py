@@ -132,11 +132,23 @@ class FactorSpace(abc.ABC):
         """``n`` factor vectors, each factor uniform and independent over its whole grid."""
         return np.stack([rng.integers(0, s, size=n) for s in self.sizes], axis=1).astype(np.int64)
 
-    def sample(self, n: int, rng: np.random.Generator, domain: str = "all") -> FactorArray:
-        """``n`` factor vectors drawn uniformly from ``domain`` (the whole grid by default)."""
-        if domain == "all":
-            return self.sample_uniform(n, rng)
-        return self.domain(domain).sample(n, rng)
+    def sample(self, n: int, rng: np.random.Generator, domain: str = "all", reachable: bool = False) -> FactorArray:
+        """``n`` factor vectors drawn uniformly from ``domain`` (the whole grid by default);
+        ``reachable=True`` keeps only states the environment can be in (:meth:`reachable`)."""
+        if not reachable:
+            return self.sample_uniform(n, rng) if domain == "all" else self.domain(domain).sample(n, rng)
+        out = np.empty((0, self.num_factors), dtype=np.int64)
+        for _ in range(1000):
+            if len(out) >= n:
+                return out[:n]
+            draw = self.sample(max(2 * (n - len(out)), 16), rng, domain)
+            out = np.concatenate([out, draw[self.reachable(draw)]])
+        raise RuntimeError(f"rejection sampling found only {len(out)} of {n} reachable states in domain {domain!r}")
+
+    def reachable(self, factors: np.ndarray) -> np.ndarray:
+        """bool[n]: which factor vectors are states the environment can actually be in (all, by
+        default; the Room never puts an object in the agent's cell or two objects in one cell)."""
+        return np.ones(len(self.check_factors(np.atleast_2d(factors))), dtype=bool)
 
     @abc.abstractmethod
     def render(self, factors: np.ndarray) -> np.ndarray:

@@ -11,6 +11,8 @@ Layout::
     model         state_dict (CPU tensors)
     optimizers    {name: optimizer state_dict}
     rng           torch and numpy global RNG states (plain lists / uint8 tensor)
+    code_stats    complete checkpoints: {"mean", "std"} float32 [z] of the representation over the
+                  frames it was trained on, and "frames" (how many); agents standardise with them
 
 A checkpoint is data, never code: nothing in it is unpickled as an object. Writes go to a
 temporary file in the same folder and are renamed over the old one, so a crash never leaves a
@@ -55,7 +57,7 @@ def restore_rng(state: dict[str, Any]) -> None:
     np.random.set_state((kind, np.asarray(keys, dtype=np.uint32), pos, has_gauss, cached))
 
 
-def save(path: Path, model, optimizers: dict, step: int) -> Path:
+def save(path: Path, model, optimizers: dict, step: int, code_stats: dict | None = None) -> Path:
     """Write ``model`` (a :class:`~vision.methods.base.Method`) at ``step`` atomically."""
     path = Path(path)
     payload = {
@@ -71,6 +73,8 @@ def save(path: Path, model, optimizers: dict, step: int) -> Path:
         "optimizers": {name: opt.state_dict() for name, opt in optimizers.items()},
         "rng": _rng_state(),
     }
+    if code_stats is not None:
+        payload["code_stats"] = code_stats
     with atomic_path(path) as tmp:
         torch.save(payload, tmp)
     return path

@@ -19,7 +19,7 @@ class Encoder:
     float32 [n, latent_dim]. ``input_shape`` is (H, W, C).
     """
 
-    def __init__(self, model, meta: dict | None = None):
+    def __init__(self, model, meta: dict | None = None, code_stats: dict | None = None):
         # channels-last weights match the NHWC frames' memory layout: ~30% faster CPU convolutions
         self.model = model.eval().to(memory_format=torch.channels_last)
         self.model.requires_grad_(False)
@@ -28,6 +28,11 @@ class Encoder:
         self.latent_dim: int = int(model.latent_dim)
         self.input_shape: tuple[int, int, int] = tuple(model.input_shape)
         self.device = next(model.parameters()).device
+        # mean and std of the codes over the training frames (None for checkpoints written before 0.2)
+        self.code_mean = self.code_std = None
+        if code_stats is not None:
+            self.code_mean = np.asarray(code_stats["mean"], np.float32)
+            self.code_std = np.asarray(code_stats["std"], np.float32)
 
     def encode(self, frames: np.ndarray, batch_size: int = 256) -> np.ndarray:
         return self._run(frames, batch_size, lambda x: (self.model.representation(x), None))[0]
@@ -66,4 +71,4 @@ def load_encoder(path: str | os.PathLike, device: str | torch.device = "cpu",
     """The :class:`Encoder` of a checkpoint written by :func:`vision.fit` / ``darla see``."""
     payload = checkpoint.read(path, expect_method)
     meta = {k: payload[k] for k in ("method", "config", "input_shape", "version", "step", "complete")}
-    return Encoder(checkpoint.build(payload, device), meta)
+    return Encoder(checkpoint.build(payload, device), meta, payload.get("code_stats"))

@@ -213,7 +213,8 @@ class _Run:
     def _save(self, model, optimizers, step: int) -> None:
         if not all(torch.isfinite(p).all() for p in model.parameters()):
             raise NonFiniteLossError(self._nan_message("a weight became NaN or inf", step))
-        checkpoint.save(self.path, model, optimizers, step)
+        stats = code_statistics(model, self.data, seed=self.config.seed) if step == self.config.steps else None
+        checkpoint.save(self.path, model, optimizers, step, stats)
         self.last_saved = step
 
     def _log(self, writer, step: int, means: dict[str, float], kl: torch.Tensor | None, rate: float) -> None:
@@ -262,6 +263,21 @@ def mean_image(frames: np.ndarray, chunk: int = 4096) -> np.ndarray:
     for start in range(0, len(frames), chunk):
         total += frames[start:start + chunk].sum(0, dtype=np.float64)
     return total / (255.0 * len(frames))
+
+
+@torch.no_grad()
+def code_statistics(model, frames, n: int = 20_000, seed: int = 0, batch_size: int = 256) -> dict:
+    """Per-dimension mean and standard deviation of the representation over (up to ``n`` of) the
+    training frames: what a policy's input standardisation needs, from stage-1 data only."""
+    frames = as_uint8_array(frames)
+    was_training = model.training
+    model.eval()
+    device = next(model.parameters()).device
+    idx = np.sort(np.random.default_rng([seed, 3]).choice(len(frames), min(n, len(frames)), replace=False))
+    codes = torch.cat([model.representation(to_model_input(frames[idx[s:s + batch_size]], device)).double().cpu()
+                       for s in range(0, len(idx), batch_size)])
+    model.train(was_training)
+    return {"mean": codes.mean(0).float(), "std": codes.std(0, correction=0).float(), "frames": len(idx)}
 
 
 @torch.no_grad()

@@ -10,6 +10,9 @@ def register(subparsers) -> None:
     p.add_argument("--frames", type=int, required=True, help="number of frames")
     p.add_argument("--out", required=True, help="output .h5 file (written atomically)")
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--sampling", default="auto", help="rollout (a uniform random policy's frames), factors "
+                   "(uniform states drawn by the exact renderer) or auto (rollout for environments, factors "
+                   "for procedural datasets; the default)")
     p.set_defaults(func=run)
 
 
@@ -18,5 +21,5 @@ def run(args) -> None:
     from envs.collect import collect
 
     del envs  # imported for its registrations
-    path = collect(args.env_id, args.out, args.frames, domain=args.domain, seed=args.seed)
+    path = collect(args.env_id, args.out, args.frames, domain=args.domain, seed=args.seed, sampling=args.sampling)
     print(f"wrote {args.frames} frames of {args.env_id}:{args.domain} to {path}")

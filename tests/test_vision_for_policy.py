@@ -1,0 +1,163 @@
+"""What stage 1 hands the policy: the sampling of its frames, the code statistics stored with a
+checkpoint, and the standardised codes a frozen-vision agent acts on (saved, reloaded, guarded)."""
+
+import json
+import shutil
+
+import numpy as np
+import pytest
+import torch
+
+import agents
+import envs
+import vision
+from agents.latent import CodeStandardizer, LatentObservations, StandardizationError
+from envs.collect import collect
+from envs.dataset import FrameDataset
+
+
+# -- stage-1 sampling -----------------------------------------------------------------------------
+def test_factor_sampling_draws_reachable_source_states_rendered_exactly(tmp_path):
+    path = collect("darla/Room-v1", tmp_path / "f.h5", 300, seed=4, sampling="factors", progress=False)
+    space = envs.make_factor_space("darla/Room-v1")
+    with FrameDataset(path) as ds:
+        frames, factors = ds.load()
+        assert ds.meta["sampling"] == "factors" and ds.meta["policy"] == "none"
+    np.testing.assert_array_equal(frames, space.render(factors))
+    assert space.domain("source").contains(factors).all()
+    assert space.reachable(factors).all()
+    # uniform states are not a random walk: no two consecutive frames share the agent's pose
+    pose = factors[:, 3:6]
+    assert (pose[1:] == pose[:-1]).all(axis=1).mean() < 0.05
+    again = collect("darla/Room-v1", tmp_path / "g.h5", 300, seed=4, sampling="factors", progress=False)
+    with FrameDataset(again) as ds:
+        np.testing.assert_array_equal(ds.load()[1], factors)
+
+
+def test_room_reachable_states_are_exactly_those_the_env_visits():
+    space = envs.make_factor_space("darla/Room-v1")
+    env = envs.registry.make_env("darla/Room-v1")
+    _, info = env.reset(seed=1)
+    rng = np.random.default_rng(0)
+    visited = []
+    for _ in range(2000):
+        visited.append(info["factors"])
+        _, _, term, trunc, info = env.step(int(rng.integers(3)))
+        if term or trunc:
+            _, info = env.reset()
+    assert space.reachable(np.array(visited)).all()
+    state = np.array(visited[0])
+    agent_cell = state[3] * 4 + state[4]
+    for hat, lolly in ((agent_cell, (agent_cell + 1) % 16), ((agent_cell + 1) % 16, agent_cell),
+                       ((agent_cell + 2) % 16, (agent_cell + 2) % 16)):
+        bad = state.copy()
+        bad[6], bad[7] = hat, lolly
+        assert not space.reachable(bad[None])[0]
+
+
+def test_unknown_sampling_fails_before_any_file_and_lists_the_known_ones(tmp_path):
+    from darla.config import load
+
+    with pytest.raises(ValueError, match="unknown sampling 'uniform'.*auto, rollout, factors"):
+        collect("darla/Room-v1", tmp_path / "x.h5", 10, sampling="uniform", progress=False)
+    with pytest.raises(ValueError, match="no dynamics to roll out.*sampling=factors"):
+        collect("dsprites", tmp_path / "x.h5", 10, sampling="rollout", progress=False)
+    assert not list(tmp_path.iterdir())
+    config = load("quickstart")
+    config.collect.sampling = "uniform"
+    with pytest.raises(ValueError, match="unknown sampling 'uniform'"):
+        config.validate()
+
+
+# -- code statistics and standardisation ----------------------------------------------------------
+@pytest.fixture(scope="module")
+def frames(tmp_path_factory):
+    path = collect("darla/Room-v1", tmp_path_factory.mktemp("f") / "f.h5", 96, progress=False)
+    with FrameDataset(path) as ds:
+        return ds.frames[:]
+
+
+@pytest.fixture(scope="module")
+def checkpoints(tmp_path_factory, frames):
+    root = tmp_path_factory.mktemp("vision")
+    return [vision.fit(frames, method="vae", out_dir=root / f"vae{seed}", steps=3, batch_size=16, seed=seed,
+                       progress=False, tensorboard=False) for seed in (0, 1)]
+
+
+def test_checkpoint_stores_the_code_statistics_of_its_training_frames(frames, checkpoints):
+    encoder = vision.load_encoder(checkpoints[0])
+    codes = encoder.encode(frames).astype(np.float64)
+    np.testing.assert_allclose(encoder.code_mean, codes.mean(0), atol=1e-5)
+    np.testing.assert_allclose(encoder.code_std, codes.std(0), rtol=1e-4, atol=1e-6)
+
+
+def test_standardised_training_codes_have_zero_mean_and_unit_spread_with_a_floor():
+    rng = np.random.default_rng(0)
+    codes = rng.normal([3.0, -1.0, 0.0], [2.0, 0.5, 1e-6], size=(5000, 3)).astype(np.float32)
+    s = CodeStandardizer(codes.mean(0), codes.std(0))
+    out = s(codes)
+    np.testing.assert_allclose(out.mean(0), 0, atol=1e-3)
+    np.testing.assert_allclose(out.std(0)[:2], 1, rtol=1e-3)
+    # a collapsed latent is scaled by 1% of the widest spread, so its noise stays tiny
+    assert out.std(0)[2] < 1e-3 and s.scale[2] == pytest.approx(0.01 * codes.std(0)[0], rel=1e-5)
+    with pytest.raises(StandardizationError, match="finite"):
+        CodeStandardizer([0.0, np.nan], [1.0, 1.0])
+
+
+def test_wrapper_feeds_standardised_codes(checkpoints):
+    encoder = vision.load_encoder(checkpoints[0])
+    s = CodeStandardizer.from_encoder(encoder)
+    raw = agents.make_vec_env("darla/Room-v1", "source", 2, seed=3)
+    wrapped = LatentObservations(agents.make_vec_env("darla/Room-v1", "source", 2, seed=3), encoder, s)
+    np.testing.assert_allclose(wrapped.reset(), s(encoder.encode(raw.reset())), rtol=1e-6)
+    with pytest.raises(StandardizationError, match="length 2 do not fit a 32-d encoder"):
+        LatentObservations(raw, encoder, CodeStandardizer([0.0, 0.0], [1.0, 1.0]))
+
+
+def test_checkpoint_without_statistics_is_refused_with_the_fix(tmp_path, checkpoints):
+    payload = torch.load(checkpoints[0], weights_only=True)
+    del payload["code_stats"]
+    old = tmp_path / "old.pt"
+    torch.save(payload, old)
+    with pytest.raises(StandardizationError, match="no code statistics.*darla see.*agent.standardize=false"):
+        agents.train("darla_ent", "darla/Room-v1", tmp_path / "a", steps=64, encoder_path=old, standardize=True,
+                     hyperparams={"n_steps": 8})
+
+
+@pytest.fixture(scope="module")
+def standardized_agent(tmp_path_factory, checkpoints):
+    out = tmp_path_factory.mktemp("agent") / "darla_ent"
+    return agents.train("darla_ent", "darla/Room-v1", out, steps=128, seed=0, encoder_path=checkpoints[0],
+                        standardize=True, hyperparams={"n_steps": 16, "batch_size": 64})
+
+
+def test_standardised_agent_round_trips_and_records_its_statistics(standardized_agent, checkpoints):
+    spec = json.loads((standardized_agent / "agent.json").read_text())
+    assert spec["standardize"] is True
+    encoder = vision.load_encoder(checkpoints[0])
+    np.testing.assert_allclose(spec["standardization"]["mean"], encoder.code_mean, rtol=1e-6)
+    first, second = agents.load(standardized_agent), agents.load(standardized_agent)
+    assert first.standardizer is not None
+    venv = first.make_env("target", n_envs=2, seed=5)
+    obs = venv.reset()
+    raw = agents.make_vec_env("darla/Room-v1", "target", 2, seed=5).reset()
+    np.testing.assert_allclose(obs, first.standardizer(encoder.encode(raw)), rtol=1e-6)
+    for _ in range(20):
+        a = first.predict(obs)
+        np.testing.assert_array_equal(a, second.predict(obs))
+        obs = venv.step(a)[0]
+
+
+def test_agent_with_missing_or_foreign_statistics_is_refused(tmp_path, standardized_agent, checkpoints):
+    missing = tmp_path / "missing"
+    shutil.copytree(standardized_agent, missing)
+    spec = json.loads((missing / "agent.json").read_text())
+    del spec["standardization"]
+    (missing / "agent.json").write_text(json.dumps(spec))
+    with pytest.raises(StandardizationError, match="statistics are missing"):
+        agents.load(missing)
+    swapped = tmp_path / "swapped"
+    shutil.copytree(standardized_agent, swapped)
+    shutil.copyfile(checkpoints[1], swapped / "encoder.pt")  # same method and shape, other weights
+    with pytest.raises(StandardizationError, match="belong to another encoder"):
+        agents.load(swapped)
