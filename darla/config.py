@@ -31,9 +31,13 @@ class CollectConfig:
 @dataclass
 class VisionConfig:
     """Stage 1 models, one per method the variants need, shared by every RL seed. ``method`` is the
-    backbone of the `darla` and `darla_ft` variants (`vision.method=beta_tcvae` swaps it)."""
+    backbone of the `darla` and `darla_ft` variants (`vision.method=beta_tcvae` swaps it). With
+    ``seeds`` (two or more), the backbone is trained once per seed and one model is kept by the
+    unsupervised ``selection`` rule on source frames (see :mod:`eval.selection`)."""
     method: str = "beta_vae_dae"
     seed: int = 0
+    seeds: list[int] = field(default_factory=list)  # several backbone seeds, one kept by `selection`
+    selection: str = "udr"                           # udr | reconstruction | first (eval.selection)
     device: str = "cpu"
     methods: dict[str, dict[str, Any]] = field(default_factory=dict)  # method -> hyperparameter overrides
 
@@ -99,6 +103,12 @@ class RunConfig:
         import vision
 
         envs.collect.check_sampling(self.collect.sampling)
+        from eval import selection
+
+        selection.check_rule(self.vision.selection)
+        if len(set(self.vision.seeds)) != len(self.vision.seeds) or len(self.vision.seeds) == 1:
+            raise ValueError(f"vision.seeds must be empty (one model, vision.seed) or at least 2 distinct "
+                             f"integers, got {self.vision.seeds}")
         vision.methods.get(self.vision.method)  # an unknown backbone lists the known ones
         if "source" not in self.transfer.domains:
             raise ValueError("transfer.domains must include 'source' (target/source ratios need it)")

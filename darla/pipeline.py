@@ -46,6 +46,25 @@ def vision_plan(config: RunConfig) -> list[str]:
     return sorted(needed, key=lambda m: (order.index(m) if m in order else len(order), m))
 
 
+def vision_seeds(config: RunConfig, method: str) -> list[int]:
+    """The seeds ``method`` is trained with: ``vision.seeds`` for the backbone of `darla` and
+    `darla_ft` (one model is then selected), ``vision.seed`` for the others."""
+    return list(config.vision.seeds) if method == config.vision.method and config.vision.seeds else [config.vision.seed]
+
+
+def vision_model_name(method: str, seed: int, several: bool) -> str:
+    """The folder name of one vision model: ``beta_vae_dae``, or ``beta_vae_dae-seed1`` among several seeds."""
+    return f"{method}-seed{seed}" if several else method
+
+
+def vision_model_names(config: RunConfig) -> list[str]:
+    names = []
+    for method in vision_plan(config):
+        seeds = vision_seeds(config, method)
+        names += [vision_model_name(method, s, len(seeds) > 1) for s in seeds]
+    return names
+
+
 def run(config: RunConfig, runs_dir: str | Path = "runs", force=(), log: Callable[[str], None] = print) -> Path:
     """Run (or resume) the whole experiment; returns the run directory."""
     config.validate()
@@ -60,25 +79,40 @@ def run(config: RunConfig, runs_dir: str | Path = "runs", force=(), log: Callabl
     stages.run(data_key, {"env": config.env, "env_kwargs": config.env_kwargs, **vars(config.collect)},
                lambda folder: envs.collect.collect(config.env, folder / DATASET, config.collect.frames,
                                                    domain=config.collect.domain, seed=config.collect.seed,
-                                                   progress=True, **config.env_kwargs))
-    checkpoints = {}
+                                                   sampling=config.collect.sampling, progress=True,
+                                                   **config.env_kwargs))
+    checkpoints, vision_keys = {}, {}
     for method in vision_plan(config):
-        hp = {"seed": config.vision.seed, **config.vision.methods.get(method, {})}
-        inputs = [data_key]
-        # Not fingerprinted: device and threads change where the numbers are computed, not what they
-        # mean, and the DAE enters through its stage digest (so a moved run directory stays valid).
-        run_on = {"device": config.vision.device, "threads": config.threads}
-        if method == "beta_vae_dae" and "dae" in checkpoints:
-            run_on["dae_checkpoint"] = str(checkpoints["dae"])
-            inputs.append("vision/dae")
-        key = f"vision/{method}"
-        folder = stages.run(key, {"method": method, **hp},
-                            lambda folder, m=method, h={**hp, **run_on}:
-                            _fit_vision(folder, run_dir / data_key / DATASET, m, h), inputs)
-        checkpoints[method] = folder / "checkpoint.pt"
-        if config.metrics.names:
-            stages.run(f"metrics/{method}", vars(config.metrics),
-                       lambda folder, c=checkpoints[method]: _score(folder, config, c), [key])
+        seeds = vision_seeds(config, method)
+        folders = []
+        for vision_seed in seeds:
+            hp = {**config.vision.methods.get(method, {}), "seed": vision_seed}
+            inputs = [data_key]
+            # Not fingerprinted: device and threads change where the numbers are computed, not what they
+            # mean, and the DAE enters through its stage digest (so a moved run directory stays valid).
+            run_on = {"device": config.vision.device, "threads": config.threads}
+            if method == "beta_vae_dae" and "dae" in checkpoints:
+                run_on["dae_checkpoint"] = str(checkpoints["dae"])
+                inputs.append(vision_keys["dae"])
+            name = vision_model_name(method, vision_seed, len(seeds) > 1)
+            key = f"vision/{name}"
+            folder = stages.run(key, {"method": method, **hp},
+                                lambda folder, m=method, h={**hp, **run_on}:
+                                _fit_vision(folder, run_dir / data_key / DATASET, m, h), inputs)
+            folders.append(folder)
+            if config.metrics.names:
+                stages.run(f"metrics/{name}", vars(config.metrics),
+                           lambda out, c=folder / "checkpoint.pt": _score(out, config, c), [key])
+        vision_keys[method] = key
+        chosen = folders[0]
+        if len(seeds) > 1:  # pick one model by an unsupervised score on the source frames
+            vision_keys[method] = f"select/{method}"
+            keys = [f"vision/{vision_model_name(method, s, True)}" for s in seeds]
+            select_dir = stages.run(vision_keys[method], {"rule": config.vision.selection, "seeds": seeds},
+                                    lambda folder, fs=folders: _select(folder, config, run_dir / data_key / DATASET,
+                                                                       fs, seeds), [data_key, *keys])
+            chosen = folders[json.loads((select_dir / "selection.json").read_text())["chosen"]]
+        checkpoints[method] = chosen / "checkpoint.pt"
 
     jobs = [(name, seed) for name in config.variants for seed in config.seeds]
     if config.jobs > 1 and len(jobs) > 1:
@@ -102,10 +136,12 @@ def write_report(run_dir: Path, config: RunConfig, log: Callable[[str], None] = 
     summary = transfer.summarize(rows)
     files = transfer.write_results(rows, run_dir, summary)
     scores = {m: json.loads((run_dir / "metrics" / m / "scores.json").read_text())
-              for m in vision_plan(config) if (run_dir / "metrics" / m / "scores.json").exists()}
+              for m in vision_model_names(config) if (run_dir / "metrics" / m / "scores.json").exists()}
+    selections = {m: json.loads((run_dir / "select" / m / "selection.json").read_text())
+                  for m in vision_plan(config) if (run_dir / "select" / m / "selection.json").exists()}
     _plot(summary, run_dir / "transfer.png")
     with atomic_path(run_dir / "report.md") as tmp:
-        tmp.write_text(_report(config, files["md"].read_text(), scores, note))
+        tmp.write_text(_report(config, files["md"].read_text(), scores, note, selections))
     log(f"\n{files['md'].read_text()}")
     log(f"report: {run_dir / 'report.md'}")
 
@@ -115,7 +151,7 @@ def _act_and_transfer(stages: Stages, config: RunConfig, run_dir: Path, checkpoi
     spec = agents.variant(name)
     agent_key = f"agent/{name}/seed{seed}"
     method = spec.method_for(config.vision.method)
-    inputs = [f"vision/{method}"] if method else []
+    inputs = [vision_input_key(config, method)] if method else []
     settings = {"variant": name, "seed": seed, "env": config.env, "env_kwargs": config.env_kwargs,
                 **{k: v for k, v in vars(config.agent).items() if k != "device"}}
     agent_dir = stages.run(agent_key, settings,
@@ -123,6 +159,11 @@ def _act_and_transfer(stages: Stages, config: RunConfig, run_dir: Path, checkpoi
                            inputs)
     stages.run(f"transfer/{name}/seed{seed}", vars(config.transfer),
                lambda folder: _evaluate(folder, config, agent_dir), [agent_key])
+
+
+def vision_input_key(config: RunConfig, method: str) -> str:
+    """The stage whose digest an agent's fingerprint takes: the selection among several seeds, or the model."""
+    return f"select/{method}" if len(vision_seeds(config, method)) > 1 else f"vision/{method}"
 
 
 def _job(config_dict: dict, run_dir: str, checkpoints: dict, name: str, seed: int, force) -> tuple[list, list]:
@@ -159,6 +200,16 @@ def _fit_vision(folder: Path, dataset: Path, method: str, hp: dict) -> None:
     vision.fit(frames, method=method, out_dir=folder, factors=factors, **hp)
 
 
+def _select(folder: Path, config: RunConfig, dataset: Path, folders: list[Path], seeds: list[int]) -> None:
+    from eval import selection
+
+    with envs.dataset.FrameDataset(dataset) as ds:
+        frames = ds.frames[:]
+    result = selection.select(config.vision.selection, [f / "checkpoint.pt" for f in folders], frames,
+                              seed=config.vision.seed)
+    write_json_atomic(folder / "selection.json", {**result, "seeds": seeds, "chosen_seed": seeds[result["chosen"]]})
+
+
 def _train_agent(folder: Path, config: RunConfig, name: str, seed: int, checkpoints: dict, run_dir: Path,
                  progress: bool = True) -> None:
     spec = agents.variant(name)
@@ -169,7 +220,8 @@ def _train_agent(folder: Path, config: RunConfig, name: str, seed: int, checkpoi
                  encoder_path=checkpoints.get(spec.method_for(config.vision.method)),
                  hyperparams=config.agent.hyperparams,
                  env_kwargs=config.env_kwargs, tensorboard_dir=run_dir / "tb" / "agents" / f"{name}_seed{seed}",
-                 callbacks=callbacks, progress=progress, device=config.agent.device)
+                 callbacks=callbacks, progress=progress, device=config.agent.device,
+                 standardize=config.agent.standardize)
 
 
 def _evaluate(folder: Path, config: RunConfig, agent_dir: Path) -> None:
@@ -204,10 +256,11 @@ def _periodic_transfer_callback(config: RunConfig, spec):
             if self.n_calls % max(1, config.agent.eval_every // self.training_env.num_envs):
                 return True
             encoder = getattr(self.training_env, "encoder", None)
+            standardizer = getattr(self.training_env, "standardizer", None)
             for domain in config.transfer.domains:
                 venv = agents.make_vec_env(config.env, domain, min(8, config.agent.eval_episodes),
                                            config.transfer.seed, config.env_kwargs, factors=spec.mode == "factors")
-                venv = agents.agent.wrap_for_variant(venv, spec, encoder)
+                venv = agents.agent.wrap_for_variant(venv, spec, encoder, standardizer)
                 returns = transfer.run_episodes(venv, lambda o, d: self.model.predict(o, deterministic=d)[0],
                                                 config.agent.eval_episodes)
                 venv.close()
@@ -256,7 +309,7 @@ def _plot(summary: list[dict], path: Path) -> None:
     tmp.replace(path)
 
 
-def _report(config: RunConfig, table: str, scores: dict, note: str = "") -> str:
+def _report(config: RunConfig, table: str, scores: dict, note: str = "", selections: dict | None = None) -> str:
     lines = [f"# {config.name}", "",
              f"{config.env}: variants {', '.join(config.variants)}; seeds {config.seeds}; "
              f"{config.agent.algo} for {config.agent.steps:,} steps; {config.transfer.episodes} evaluation "
@@ -264,6 +317,13 @@ def _report(config: RunConfig, table: str, scores: dict, note: str = "") -> str:
              "Mean ± std over seeds of each seed's mean episode return; IQM over all episodes with a 95% "
              "bootstrap CI stratified by seed; `vs source` = mean on the domain / mean on source.", "",
              "![returns](transfer.png)", ""]
+    for method, sel in (selections or {}).items():
+        seeds = vision_seeds(config, method)
+        lines += [f"## Vision model selection ({method})", "",
+                  f"Rule `{sel['rule']}` on {sel['frames_scored']} source frames (no rewards, no labels, no "
+                  f"shifted domain): chose seed {seeds[sel['chosen']]}.", "",
+                  "| vision seed | score |", "|---|---|"]
+        lines += [f"| {s} | {v:.4f} |" for s, v in zip(seeds, sel["scores"])] + [""]
     probes = {method: by_metric.pop("probe") for method, by_metric in scores.items() if "probe" in by_metric}
     scores = {method: by_metric for method, by_metric in scores.items() if by_metric}
     if scores:

@@ -161,3 +161,47 @@ def test_agent_with_missing_or_foreign_statistics_is_refused(tmp_path, standardi
     shutil.copyfile(checkpoints[1], swapped / "encoder.pt")  # same method and shape, other weights
     with pytest.raises(StandardizationError, match="belong to another encoder"):
         agents.load(swapped)
+
+
+# -- unsupervised model selection -----------------------------------------------------------------
+def test_selection_rules_score_every_seed_on_source_frames(frames, checkpoints):
+    from eval import selection
+
+    udr = selection.select("udr", checkpoints, frames, seed=0)
+    assert udr["rule"] == "udr" and len(udr["scores"]) == 2 and udr["chosen"] == int(np.argmax(udr["scores"]))
+    rec = selection.select("reconstruction", checkpoints, frames, seed=0)
+    mse = [vision.train.evaluate(vision.load_model(c), frames, n=len(frames))["pixel_mse"] for c in checkpoints]
+    np.testing.assert_allclose(rec["scores"], [-m for m in mse], rtol=1e-6)
+    assert rec["chosen"] == int(np.argmin(mse))
+    assert selection.select("first", checkpoints, frames)["chosen"] == 0
+    with pytest.raises(ValueError, match="unknown selection rule 'best_return'; known: udr, reconstruction, first"):
+        selection.select("best_return", checkpoints, frames)
+    with pytest.raises(ValueError, match="at least 2 vision seeds"):
+        selection.select("udr", checkpoints[:1], frames)
+
+
+@pytest.mark.timeout(600)
+def test_run_trains_every_vision_seed_and_agents_read_the_selected_one(tmp_path):
+    from darla import config as config_module
+    from darla.pipeline import run
+
+    tiny = ["collect.frames=96", "agent.steps=64", "agent.hyperparams.n_steps=8", "agent.hyperparams.batch_size=64",
+            "transfer.episodes=1", "transfer.domains=source", "threads=1", "variants=darla", "vision.seeds=0,1",
+            "vision.selection=reconstruction", "agent.standardize=true"] + \
+        [f"vision.methods.{m}.{k}" for m in ("dae", "beta_vae_dae") for k in ("steps=2", "batch_size=16")]
+    cfg = config_module.RunConfig.from_dict(config_module.apply_overrides(config_module.load("quickstart").to_dict(), tiny))
+    run_dir = run(cfg, tmp_path, log=lambda line: None)
+    sel = json.loads((run_dir / "select" / "beta_vae_dae" / "selection.json").read_text())
+    assert sel["rule"] == "reconstruction" and sel["seeds"] == [0, 1] and len(sel["scores"]) == 2
+    chosen = run_dir / "vision" / f"beta_vae_dae-seed{sel['chosen_seed']}" / "checkpoint.pt"
+    assert (run_dir / "vision" / "dae" / "checkpoint.pt").exists(), "the DAE is shared, trained once"
+    agent = run_dir / "agent" / "darla" / "seed0"
+    assert (agent / "encoder.pt").read_bytes() == chosen.read_bytes()
+    assert json.loads((agent / "agent.json").read_text())["standardize"] is True
+    assert "## Vision model selection (beta_vae_dae)" in (run_dir / "report.md").read_text()
+    bad = config_module.RunConfig.from_dict(config_module.apply_overrides(cfg.to_dict(), ["vision.seeds=3"]))
+    with pytest.raises(ValueError, match="vision.seeds must be empty .* or at least 2 distinct"):
+        bad.validate()
+    bad.vision.seeds, bad.vision.selection = [0, 1], "oracle"
+    with pytest.raises(ValueError, match="unknown selection rule 'oracle'"):
+        bad.validate()
