@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pytest
 import sklearn.metrics
@@ -306,6 +308,62 @@ def test_udr_uses_posterior_kl_when_available(space):
     unfiltered = M.get("udr")(space, encs, 0, num_data_points=200, correlation_matrix="spearman",
                               filter_low_kl=False)
     assert max(unfiltered["model_scores"]) < min(scores["model_scores"]) - 0.1
+
+
+def _reference_udr_spearman(codes, kl, threshold=0.01):
+    """disentanglement_lib's compute_udr_sklearn with correlation_matrix="spearman", transcribed."""
+    import scipy.stats
+    from sklearn import preprocessing
+    reps = [preprocessing.StandardScaler().fit_transform(c) * np.greater(k, 0.01) for c, k in zip(codes, kl)]
+    masks = [k > threshold for k in kl]
+    pairwise = np.zeros((len(reps), len(reps)))
+    with np.errstate(all="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore", scipy.stats.ConstantInputWarning)
+        for i, j in [(i, j) for i in range(len(reps)) for j in range(len(reps)) if i != j]:
+            d = reps[i].shape[1]
+            corr = np.abs(np.array([[scipy.stats.spearmanr(reps[i][:, a], reps[j][:, b], nan_policy="omit")[0]
+                                     for b in range(d)] for a in range(d)]))
+            pairwise[i, j] = relative_strength_disentanglement(corr[masks[i]][:, masks[j]])
+    return [float(np.median(np.delete(pairwise[:, i], i))) for i in range(len(reps))], pairwise
+
+
+def test_udr_spearman_with_inactive_codes_in_every_position():
+    # Each model has other codes collapsed (KL 0, so zeroed before the correlation), together every
+    # position; scipy's stacked spearmanr used to return one NaN for such inputs and UDR crashed.
+    rng = np.random.RandomState(0)
+    factors = rng.uniform(size=(300, 5))
+    codes, kl = [], []
+    for inactive in ([0], [1, 2], [3, 4]):
+        c = factors[:, rng.permutation(5)] * rng.uniform(0.5, 2, 5) + 0.1 * rng.normal(size=(300, 5))
+        c[:, inactive] = 1e-3 * rng.normal(size=(300, len(inactive)))  # tiny, uninformative
+        k = np.full(5, 1.0)
+        k[inactive] = 0.0
+        codes.append(c)
+        kl.append(k)
+    out = M.udr_from_codes(codes, kl, correlation_matrix="spearman", include_raw_correlations=True)
+    assert np.all(np.isfinite(out["model_scores"])) and np.all(np.isfinite(out["pairwise_disentanglement_scores"]))
+    ref_scores, ref_pairwise = _reference_udr_spearman(codes, kl)
+    np.testing.assert_allclose(out["model_scores"], ref_scores, rtol=0, atol=1e-12)
+    np.testing.assert_allclose(out["pairwise_disentanglement_scores"], ref_pairwise, rtol=0, atol=1e-12)
+    assert min(out["model_scores"]) > 0.5  # shared factors, permuted: clearly consistent
+    raw = np.array(out["raw_correlations"])[0, 1]
+    assert np.isnan(raw[0]).all() and np.isnan(raw[:, [1, 2]]).all()  # zeroed codes: NaN rows / columns
+    assert np.isfinite(raw[1:][:, [0, 3, 4]]).all()
+
+
+def test_spearman_matrix_is_pairwise_spearmanr():
+    import scipy.stats
+    rng = np.random.RandomState(1)
+    a, b = rng.normal(size=(50, 4)), rng.normal(size=(50, 3))
+    a[:, 1] = 2.0
+    b[:, 2] = np.round(b[:, 2])  # ties
+    from eval.metrics.udr import spearman_correlation_conv
+    got = spearman_correlation_conv(a, b)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", scipy.stats.ConstantInputWarning)
+        want = np.abs([[scipy.stats.spearmanr(a[:, i], b[:, j])[0] for j in range(3)] for i in range(4)])
+    np.testing.assert_array_equal(np.isnan(got), np.isnan(want))
+    np.testing.assert_allclose(got, want, rtol=0, atol=1e-14)
 
 
 # -- agreement with disentanglement_lib's procedure --------------------------------------------------------

@@ -16,7 +16,6 @@ criterion of Burda et al. 2016), reported as ``kl_source = "variance_of_means"``
 
 from __future__ import annotations
 
-import warnings
 from typing import Sequence
 
 import numpy as np
@@ -37,13 +36,22 @@ def relative_strength_disentanglement(corr_matrix: np.ndarray) -> float:
 
 
 def spearman_correlation_conv(vec1: np.ndarray, vec2: np.ndarray) -> np.ndarray:
-    """``|spearman(vec1[:, a], vec2[:, b])|`` for every pair; NaN where a column is constant."""
-    d = vec1.shape[1]
-    with np.errstate(divide="ignore", invalid="ignore"), warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # constant (filtered) columns: NaN, as in the reference
-        corr = scipy.stats.spearmanr(vec1, vec2).statistic
-    corr = np.atleast_2d(corr)
-    return np.abs(corr[:d, d:])
+    """``|spearman(vec1[:, a], vec2[:, b])|`` for every pair; NaN where either column is constant.
+
+    Pair by pair, as the reference does: ``scipy.stats.spearmanr`` on the stacked arrays returns a
+    single NaN as soon as one of its first two columns is constant, which a zeroed (low-KL) code
+    is. Each entry is the Pearson correlation of the two columns' average ranks, the same arithmetic
+    as ``spearmanr(vec1[:, a], vec2[:, b])``; ranks are computed once per column for speed.
+    """
+    ranks1 = scipy.stats.rankdata(vec1, axis=0)
+    ranks2 = scipy.stats.rankdata(vec2, axis=0)
+    constant1 = np.all(vec1 == vec1[:1], axis=0)
+    constant2 = np.all(vec2 == vec2[:1], axis=0)
+    corr = np.full((vec1.shape[1], vec2.shape[1]), np.nan)
+    for a in np.flatnonzero(~constant1):
+        for b in np.flatnonzero(~constant2):
+            corr[a, b] = np.corrcoef(np.column_stack((ranks1[:, a], ranks2[:, b])), rowvar=False)[1, 0]
+    return np.abs(corr)
 
 
 def lasso_correlation_matrix(vec1: np.ndarray, vec2: np.ndarray, random_state=None) -> np.ndarray:
