@@ -115,6 +115,45 @@ def test_constant_codes_documented_results(space):
     assert mod["modularity_score"] == 0.0 and mod["num_informative_codes"] == 0
 
 
+def _with_noisy_constant(enc, value):
+    """``enc``'s codes plus a code that is ``value`` up to rounding: (value * t) / t in float32."""
+    def encode(frames):
+        codes = enc.encode(frames)
+        t = (1.1 + codes[:, :1] + 0.37 * codes[:, 1:2]).astype(np.float32)
+        return np.concatenate([codes, (np.float32(value) * t) / t], axis=1)
+    return encode
+
+
+@pytest.mark.parametrize("value", [0.7, 1e8])
+def test_irs_does_not_count_a_constant_code_with_rounding_noise(space, value):
+    enc = encoder(permuted_scaled_identity(K, seed=3))
+    noisy = _with_noisy_constant(enc, value)
+    codes, factors = utils.generate_batch_factor_code(space, noisy, 2000, np.random.RandomState(0))
+    assert codes[:, -1].var() > 0  # the old criterion (variance > 0) counted it
+    with_noise = M.irs_from_codes(codes, factors)
+    without = M.irs_from_codes(codes[:, :-1], factors)
+    assert with_noise["num_active_dims"] == K
+    assert with_noise["IRS"] == without["IRS"]
+    # a genuinely varying code far from 0 still counts (range 1e-5 of its magnitude)
+    shifted = codes.astype(np.float64)
+    shifted[:, -1] = 1e3 + 1e-2 * factors[:, 0]
+    assert M.irs_from_codes(shifted, factors)["num_active_dims"] == K + 1
+
+
+def test_factor_vae_prunes_a_large_constant_code_with_rounding_noise(space):
+    enc = encoder(permuted_scaled_identity(K, seed=3))
+    noisy = _with_noisy_constant(enc, 1e8)
+    assert np.std(noisy(space.render(space.sample(500, np.random.default_rng(0))))[:, -1]) > 0.05  # not pruned by std
+    a, b = run("factor_vae", space, noisy), run("factor_vae", space, enc)
+    assert a["num_active_dims"] == b["num_active_dims"] == K
+
+
+def test_varying_codes_is_relative_to_each_code():
+    x = np.linspace(0, 1, 50)
+    codes = np.stack([x, 1e9 + 1e4 * x, np.full(50, 3.0), 1e-12 * x, (0.7 + 13 * x) - 13 * x], axis=1)
+    np.testing.assert_array_equal(utils.varying_codes(codes), [True, True, False, True, False])
+
+
 def test_modularity_ignores_constant_codes(space):
     base = permuted_scaled_identity(K)
     with_constant = np.concatenate([base, np.zeros((K, 3))], axis=1)

@@ -7,7 +7,9 @@ its global variance. A majority-vote classifier maps codes to factors; the score
 ``num_eval`` fresh votes. With no active code the score is 0.
 
 Differences from disentanglement_lib: ``num_active_dims`` is the number of active codes (the
-reference reports the total number of codes). Within a ``domain``, the batch's other factors are
+reference reports the total number of codes), and a code whose range over the variance sample is
+below 1e-6 of its magnitude (``utils.varying_codes``) is pruned too: a constant code of large scale
+(1e8 in float32) has rounding noise of std above 0.05 and would otherwise vote. Within a ``domain``, the batch's other factors are
 redrawn until each point is inside it.
 """
 
@@ -97,8 +99,9 @@ def factor_vae(space, encoder, rng_or_seed=0, *, batch_size: int = 64, num_train
     encode = utils.as_encode_fn(encoder)
     # One draw of num_variance_estimate points, as the reference's sample_observations does.
     factors = utils.sample_factors(space, num_variance_estimate, random_state, domain)
-    global_variances = np.var(utils.encode_factors(space, encode, factors, encode_batch_size), axis=0, ddof=1)
-    active_dims = prune_dims(global_variances, prune_threshold)
+    global_codes = utils.encode_factors(space, encode, factors, encode_batch_size)
+    global_variances = np.var(global_codes, axis=0, ddof=1)
+    active_dims = prune_dims(global_variances, prune_threshold) & utils.varying_codes(global_codes)
     if not active_dims.any():
         return {"train_accuracy": 0.0, "eval_accuracy": 0.0, "num_active_dims": 0}
     args = (space, encode, batch_size)

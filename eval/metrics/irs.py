@@ -6,8 +6,11 @@ vary; normalised by each code's largest deviation from its overall mean. A code'
 1 - its smallest normalised deviation over factors; IRS is the mean over non-constant codes weighted
 by their largest deviation.
 
-Difference from disentanglement_lib: ``num_active_dims`` is the number of non-constant codes (the
-reference reports the *sum of their values*, a bug). The score itself is the same.
+Differences from disentanglement_lib: ``num_active_dims`` is the number of non-constant codes (the
+reference reports the *sum of their values*, a bug). A code counts as constant when its range is
+below 1e-6 of its largest absolute value (``utils.varying_codes``), not only when its variance is
+exactly 0: a constant code with float rounding noise is left out. Its weight in the mean (its
+largest deviation) was negligible, so the score is the same up to that; only the count changes.
 """
 
 from __future__ import annotations
@@ -47,7 +50,7 @@ def irs_from_codes(codes, factors, *, diff_quantile: float = 0.99, num_bins: int
         raise ValueError(f"diff_quantile must be in (0, 1], got {diff_quantile}")
     codes, factors = utils.check_pair(codes, factors)
     factors_discrete = utils.histogram_discretize(factors, num_bins)
-    active = codes[:, codes.var(axis=0) > 0.]
+    active = codes[:, utils.varying_codes(codes)]
     if active.shape[1] == 0:
         return {"IRS": 0.0, "num_active_dims": 0}
     score = scalable_disentanglement_score(factors_discrete, active, diff_quantile)["avg_score"]

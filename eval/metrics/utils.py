@@ -344,6 +344,21 @@ def discrete_entropy(factors: np.ndarray) -> np.ndarray:
     return np.array([mutual_info(factors[:, j], factors[:, j]) for j in range(factors.shape[1])])
 
 
+#: A code is constant when its range is below this fraction of its magnitude: a code that should be
+#: constant still varies by a few float32 ulps (about 1e-7 relative) when it was computed in float32.
+CONSTANT_RTOL = 1e-6
+
+
+def varying_codes(codes: np.ndarray, rtol: float = CONSTANT_RTOL) -> np.ndarray:
+    """Mask of the code columns whose range exceeds ``rtol`` times their largest absolute value.
+
+    ``var > 0`` counts a constant code carrying floating-point rounding noise as active; measuring
+    the range against the code's own scale does not, whatever the code's units.
+    """
+    codes = np.asarray(codes, dtype=np.float64)
+    return np.ptp(codes, axis=0) > rtol * np.max(np.abs(codes), axis=0)
+
+
 def normalize_data(data: np.ndarray, mean: np.ndarray | None = None, stddev: np.ndarray | None = None):
     """Standardise each code column; a constant column (std 0) is centred, not divided by zero.
 
