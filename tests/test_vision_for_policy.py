@@ -205,3 +205,18 @@ def test_run_trains_every_vision_seed_and_agents_read_the_selected_one(tmp_path)
     bad.vision.seeds, bad.vision.selection = [0, 1], "oracle"
     with pytest.raises(ValueError, match="unknown selection rule 'oracle'"):
         bad.validate()
+
+
+def test_beta_warmup_raises_the_kl_weight_linearly_then_holds_it():
+    from vision.errors import ConfigError
+    from vision.methods import get
+
+    cls = get("beta_vae_dae")
+    model = cls(cls.Config(beta=8.0, beta_warmup=4), (16, 16, 3))
+    assert [model.kl_weight(s) for s in range(6)] == [2.0, 4.0, 6.0, 8.0, 8.0, 8.0]
+    kl = torch.tensor(3.0)
+    assert float(model.regularizer(kl, None, None, None, 1)) == pytest.approx(12.0)
+    plain = cls(cls.Config(beta=8.0), (16, 16, 3))
+    assert [plain.kl_weight(s) for s in (0, 100)] == [8.0, 8.0]
+    with pytest.raises(ConfigError, match="beta_warmup=-1 must be >= 0"):
+        cls.Config(beta_warmup=-1).validate()
