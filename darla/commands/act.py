@@ -13,6 +13,8 @@ def register(subparsers) -> None:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--device", default="cpu", help="cpu, cuda or auto")
     p.add_argument("--out", required=True, help="agent folder to write")
+    p.add_argument("--standardize", action="store_true",
+                   help="feed the policy latents standardised with the encoder's stage-1 code statistics")
     add_threads_option(p)
     p.add_argument("overrides", nargs="*", metavar="key=value",
                    help="overrides of the algorithm's defaults, e.g. learning_rate=1e-4 n_steps=256")
@@ -33,5 +35,5 @@ def run(args) -> None:
         hyperparams[key] = parse_value(value)
     out = agents.train(args.variant, args.env, Path(args.out), steps=args.steps, seed=args.seed, algo=args.algo,
                        encoder_path=args.vision, hyperparams=hyperparams, device=args.device,
-                       tensorboard_dir=Path(args.out) / "tb", progress=True)
+                       tensorboard_dir=Path(args.out) / "tb", progress=True, standardize=args.standardize)
     print(f"saved {args.variant} agent to {out}")
