@@ -11,13 +11,15 @@ DARLA's comparison agents are *variants*, each selectable by name:
 | `pixels`    | frames, SB3's CnnPolicy trained end to end                             |
 | `oracle`    | the ground-truth factors and views, one-hot (perfect disentangled vision; not one of DARLA's agents) |
 
-A saved agent is a folder: ``model.zip`` (SB3), ``agent.json`` (variant, algorithm, env, seed)
-and ``encoder.pt`` (a copy of the vision checkpoint it was trained with), so it can be evaluated
-later, on any domain, by its path alone.
+A saved agent is a folder: ``policy.safetensors`` and ``policy.json`` (the SB3 model as data, see
+:mod:`agents.storage`), ``agent.json`` (variant, algorithm, env, seed) and ``encoder.pt`` (a copy of
+the vision checkpoint it was trained with), so it can be evaluated later, on any domain, by its
+path alone. Loading reads data only: no file of the folder can run code.
 """
 
 from __future__ import annotations
 
+import inspect
 import json
 import os
 import shutil
@@ -40,11 +42,13 @@ from stable_baselines3.common.vec_env import DummyVecEnv, VecEnv, VecTransposeIm
 
 import envs
 import vision
+from agents import storage
 from agents.hyperparams import defaults_for
 from agents.latent import FactorObservations, LatentObservations
+from agents.storage import AgentFileError
 
 ALGORITHMS: dict[str, type[BaseAlgorithm]] = {"ppo": PPO, "a2c": A2C, "dqn": DQN, "sac": SAC}
-ENCODER_FILE, MODEL_FILE, SPEC_FILE = "encoder.pt", "model.zip", "agent.json"
+ENCODER_FILE, SPEC_FILE = "encoder.pt", "agent.json"
 
 
 @dataclass(frozen=True)
@@ -184,45 +188,77 @@ def train(variant_name: str, env_id: str, out_dir: str | os.PathLike, *, steps: 
 
 
 def load(path: str | os.PathLike, device: str = "cpu") -> TrainedAgent:
-    """A saved agent folder → :class:`TrainedAgent`, ready to act on any domain."""
+    """A saved agent folder → :class:`TrainedAgent`, ready to act on any domain.
+
+    Reads data only (JSON, safetensors, a weights-only encoder checkpoint); a folder saved by an
+    older darla as SB3's ``model.zip`` is refused unread, since unpickling it could run code."""
     path = Path(path)
     spec_file = path / SPEC_FILE
     if not spec_file.exists():
         raise FileNotFoundError(f"no agent at {path} (missing {SPEC_FILE}); train one with `darla act`")
-    spec = json.loads(spec_file.read_text())
+    storage.refuse_legacy(path)
+    spec = storage.read_json(spec_file, "an agent record written by `darla act`")
+    if spec.get("variant") not in VARIANTS or spec.get("algo") not in ALGORITHMS:
+        raise AgentFileError(f"{spec_file} names variant {spec.get('variant')!r} and algorithm {spec.get('algo')!r}; "
+                             f"known variants: {sorted(VARIANTS)}, algorithms: {sorted(ALGORITHMS)}")
     kind = variant(spec["variant"])
-    encoder_file = str(path / spec["encoder"]) if spec.get("encoder") else None
-    custom = {}
-    if kind.mode == "finetune":  # rebuild the extractor around this folder's copy of the encoder
-        custom["policy_kwargs"] = _finetune_policy_kwargs(spec["policy_kwargs"], encoder_file)
-    model = ALGORITHMS[spec["algo"]].load(path / MODEL_FILE, device=device, custom_objects=custom)
+    encoder_file = _encoder_file(path, spec.get("encoder"), spec_file, needed=kind.vision_method is not None)
+    extractor = (EncoderFeatures, {"checkpoint": str(encoder_file)}) if kind.mode == "finetune" else None
+    model = storage.load(path, ALGORITHMS, spec["algo"], device, extractor)
     encoder = vision.load_encoder(encoder_file) if kind.mode == "frozen" else None
     return TrainedAgent(spec, model, encoder)
 
 
+def _encoder_file(folder: Path, name, spec_file: Path, needed: bool) -> Path | None:
+    """The agent's encoder: a plain file name in its own folder (never a path leading elsewhere)."""
+    if name is None and not needed:
+        return None
+    plain = (isinstance(name, str) and name not in ("", ".", "..") and not any(c in name for c in "/\\\0:")
+             and Path(name).name == name)
+    file = folder / name if plain else None
+    if not plain or file.is_symlink():
+        raise AgentFileError(f"{spec_file}: encoder {name!r} must be the name of a file inside the agent folder "
+                             f"(like {ENCODER_FILE!r}), not a path or link; put the checkpoint in the folder "
+                             "and write its plain name")
+    return file
+
+
 def _finetune_policy_kwargs(policy_kwargs: dict, encoder_path) -> dict:
-    # one encoder shared by actor and critic, as in the paper's A3C-style agents
-    return {"share_features_extractor": True, **policy_kwargs, "features_extractor_class": EncoderFeatures,
+    # actor-critic policies share one encoder by default, as in the paper's A3C-style agents; DQN's
+    # policy takes no share_features_extractor argument, so it is not passed
+    return {**policy_kwargs, "features_extractor_class": EncoderFeatures,
             "features_extractor_kwargs": {"checkpoint": str(encoder_path)}}
 
 
 def _save_atomically(out: Path, model: BaseAlgorithm, record: dict, encoder_path) -> Path:
     """Each file is written under a temporary name and renamed; ``agent.json`` comes last, so a
-    folder without it is an unfinished save that :func:`load` refuses."""
+    folder without it is an unfinished save that :func:`load` refuses. ``record`` is kept as given
+    (an open dict); the model goes to ``policy.safetensors`` + ``policy.json`` (:mod:`agents.storage`)."""
     out.mkdir(parents=True, exist_ok=True)
     (out / SPEC_FILE).unlink(missing_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=".saving.", dir=out))
     try:
-        model.save(tmp / MODEL_FILE)
+        storage.save(tmp, model, record["algo"], _constructor_hyperparams(record))
         if encoder_path:
             shutil.copyfile(encoder_path, tmp / ENCODER_FILE)
         (tmp / SPEC_FILE).write_text(json.dumps(record, indent=2))
-        for name in (MODEL_FILE, ENCODER_FILE, SPEC_FILE):
+        for name in (storage.WEIGHTS_FILE, storage.POLICY_FILE, ENCODER_FILE, SPEC_FILE):
             if (tmp / name).exists():
                 os.replace(tmp / name, out / name)
+        (out / storage.LEGACY_FILE).unlink(missing_ok=True)  # an older save in the same folder
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     return out
+
+
+def _constructor_hyperparams(record: dict) -> dict:
+    """The SB3 constructor arguments the agent was trained with (defaults merged with the record's
+    overrides, as in :func:`train`), for rebuilding it on load; other keys are not SB3's."""
+    hp = defaults_for(record["algo"], record["env_id"], record.get("hyperparams"))
+    accepted = set(inspect.signature(ALGORITHMS[record["algo"]]).parameters)
+    accepted -= {"policy", "env", "policy_kwargs", "seed", "device", "verbose", "tensorboard_log",
+                 "_init_setup_model"}
+    return {k: v for k, v in hp.items() if k in accepted}
 
 
 def _jsonable(value: Any) -> Any:

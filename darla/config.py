@@ -87,6 +87,8 @@ class RunConfig:
     metrics: MetricsConfig = field(default_factory=MetricsConfig)
 
     def validate(self) -> "RunConfig":
+        check_run_name(self.name)
+        _check_numbers(self)
         unknown = [v for v in self.variants if v not in agents.VARIANTS]
         if unknown or not self.variants:
             raise ValueError(f"unknown variant(s) {unknown or '(none given)'}; known: {list(agents.VARIANTS)}")
@@ -94,11 +96,6 @@ class RunConfig:
             raise ValueError(f"unknown RL algorithm {self.agent.algo!r}; known: {agents.hyperparams.algorithms()}")
         if not self.seeds or len(set(self.seeds)) != len(self.seeds):
             raise ValueError(f"seeds must be a non-empty list of distinct integers, got {self.seeds}")
-        for key, value in (("collect.frames", self.collect.frames), ("agent.steps", self.agent.steps),
-                           ("transfer.episodes", self.transfer.episodes), ("threads", self.threads),
-                           ("jobs", self.jobs)):
-            if value < 1:
-                raise ValueError(f"{key} must be positive, got {value}")
         import envs.collect
         import vision
 
@@ -112,6 +109,7 @@ class RunConfig:
         vision.methods.get(self.vision.method)  # an unknown backbone lists the known ones
         if "source" not in self.transfer.domains:
             raise ValueError("transfer.domains must include 'source' (target/source ratios need it)")
+        _check_sections(self)
         return self
 
     def to_dict(self) -> dict:
@@ -120,6 +118,78 @@ class RunConfig:
     @classmethod
     def from_dict(cls, data: dict) -> "RunConfig":
         return _build(cls, data, "")
+
+
+MAX_FRAMES = 10_000_000       # 120 GB of 64×64 RGB frames: beyond it, a typo rather than a plan
+MAX_EPISODES = 1_000_000
+
+
+def check_run_name(name) -> str:
+    """A run name is one plain path component, so its run directory stays inside the runs dir."""
+    if (not isinstance(name, str) or name.strip() in ("", ".", "..") or any(c in name for c in "/\\\0")
+            or Path(name).name != name):
+        raise ValueError(f"run name {name!r} must be one plain folder name (no '/', '\\', not empty, '.' or "
+                         "'..'): the run directory is created inside --runs-dir; e.g. name=room_seed3")
+    return name
+
+
+def _check_numbers(config: "RunConfig") -> None:
+    """Whole numbers where counts and seeds are meant, in sane ranges; every problem in one message."""
+    problems = []
+    counts = {"collect.frames": (config.collect.frames, 1, MAX_FRAMES), "agent.steps": (config.agent.steps, 1, None),
+              "transfer.episodes": (config.transfer.episodes, 1, MAX_EPISODES), "threads": (config.threads, 1, None),
+              "jobs": (config.jobs, 1, None), "agent.eval_every": (config.agent.eval_every, 0, None),
+              "agent.eval_episodes": (config.agent.eval_episodes, 1, MAX_EPISODES)}
+    for key in ("collect.seed", "vision.seed", "transfer.seed", "metrics.seed"):
+        section, _, leaf = key.partition(".")
+        counts[key] = (getattr(getattr(config, section), leaf), 0, None)
+    for i, seed in enumerate(list(config.seeds) + list(config.vision.seeds)):
+        key = f"seeds[{i}]" if i < len(config.seeds) else f"vision.seeds[{i - len(config.seeds)}]"
+        counts[key] = (seed, 0, None)
+    for key, (value, low, high) in counts.items():
+        if isinstance(value, bool) or not isinstance(value, int):
+            problems.append(f"{key} must be a whole number, got {value!r}")
+        elif value < low:
+            problems.append(f"{key} must be {'positive' if low == 1 else '>= 0'}, got {value}")
+        elif high is not None and value > high:
+            problems.append(f"{key}={value:,} is more than {high:,}; is it a typo? ask for fewer")
+    if problems:
+        raise ValueError("; ".join(problems))
+
+
+def _check_sections(config: "RunConfig") -> None:
+    """The free-form sections (vision methods', agent's and metrics' settings) against the real
+    signatures they are passed to, so a typo fails before the collect stage, not after it."""
+    import inspect
+
+    import vision
+    from vision import config as vision_config
+
+    problems = []
+    for method, overrides in config.vision.methods.items():
+        try:
+            cls = vision.methods.get(method)
+            vision_config.update(cls.Config(), dict(overrides)).validate()
+        except (ValueError, TypeError, AttributeError) as err:
+            problems.append(f"vision.methods.{method}: {err}")
+    algo = agents.ALGORITHMS[config.agent.algo]
+    accepted = (set(inspect.signature(algo).parameters) | {"n_envs"}) - {
+        "policy", "env", "seed", "device", "verbose", "tensorboard_log", "_init_setup_model"}
+    unknown = sorted(set(config.agent.hyperparams) - accepted)
+    if unknown:
+        problems.append(f"agent.hyperparams: {config.agent.algo} has no setting(s) {unknown}; "
+                        f"valid: {sorted(accepted)}")
+    if config.metrics.names:
+        from eval.metrics import registry
+
+        try:
+            for name in config.metrics.names:
+                registry.get(name)
+            registry._split_overrides(list(config.metrics.names), dict(config.metrics.settings))
+        except (KeyError, TypeError, ValueError) as err:
+            problems.append(f"metrics: {err.args[0] if err.args else err}")
+    if problems:
+        raise ValueError("; ".join(problems))
 
 
 def _build(cls, data: dict, prefix: str):
@@ -165,8 +235,9 @@ def parse_value(text: str, current: Any = None) -> Any:
         value = json.loads(text)
     except json.JSONDecodeError:
         value = {"True": True, "False": False, "None": None}.get(text, text)
-    if isinstance(current, list) and not isinstance(value, list):
-        value = [parse_value(part) for part in str(text).split(",") if part]
+    if isinstance(current, list) and not isinstance(value, list):  # a,b or [a,b] (names unquoted)
+        inner = text[1:-1] if text.startswith("[") and text.endswith("]") else text
+        value = [parse_value(part.strip()) for part in inner.split(",") if part.strip()]
     if isinstance(current, bool) and not isinstance(value, bool):
         raise ValueError(f"expected true or false, got {text!r}")
     if isinstance(current, (int, float)) and not isinstance(current, bool):

@@ -5,7 +5,7 @@ Layout of ``runs/<name>/``::
     config.json                       the resolved config
     collect/source.h5                 stage-1 frames with ground-truth factors
     vision/<method>/checkpoint.pt     one vision model per method the variants need (+ PNGs, tb/)
-    agent/<variant>/seed<k>/          saved agents (model.zip, agent.json, encoder.pt)
+    agent/<variant>/seed<k>/          saved agents (policy.safetensors + policy.json, agent.json, encoder.pt)
     transfer/<variant>/seed<k>/       per-domain episode returns of each agent
     metrics/<method>/scores.json      disentanglement scores of each vision model
     tb/                               TensorBoard events of the RL stages and metrics
@@ -30,7 +30,7 @@ import envs.collect
 import envs.dataset
 import vision
 from darla.config import RunConfig
-from darla.stages import Stages, write_json_atomic
+from darla.stages import Stages, locked, write_json_atomic
 from eval import transfer
 from vision.atomic import atomic_path
 
@@ -65,11 +65,31 @@ def vision_model_names(config: RunConfig) -> list[str]:
     return names
 
 
+STAGE_PREFIXES = ("collect", "vision", "select", "metrics", "agent", "transfer")
+
+
+def check_force(force) -> tuple[str, ...]:
+    """``--force`` values must name stages (a key prefix such as ``vision`` or ``agent/darla``)."""
+    bad = [f for f in force if not isinstance(f, str) or f.strip("/").split("/")[0] not in STAGE_PREFIXES]
+    if bad:
+        raise ValueError(f"--force {', '.join(map(repr, bad))} names no stage; give a stage key or prefix: "
+                         f"{', '.join(STAGE_PREFIXES)} (e.g. vision/dae, agent/darla)")
+    return tuple(force)
+
+
 def run(config: RunConfig, runs_dir: str | Path = "runs", force=(), log: Callable[[str], None] = print) -> Path:
-    """Run (or resume) the whole experiment; returns the run directory."""
+    """Run (or resume) the whole experiment holding the run directory's lock; returns the run directory.
+
+    Everything is validated before the directory is touched; ``config.json`` is written only then."""
     config.validate()
+    force = check_force(force)
     run_dir = Path(runs_dir) / config.name
     run_dir.mkdir(parents=True, exist_ok=True)
+    with locked(run_dir):
+        return _run_locked(config, run_dir, force, log)
+
+
+def _run_locked(config: RunConfig, run_dir: Path, force: tuple[str, ...], log: Callable[[str], None]) -> Path:
     write_json_atomic(run_dir / "config.json", config.to_dict())
     torch.set_num_threads(config.threads)
     stages = Stages(run_dir, force, log)
@@ -239,7 +259,8 @@ def _score(folder: Path, config: RunConfig, checkpoint: Path) -> None:
     write_json_atomic(folder / "scores.json", scores)
     from torch.utils.tensorboard import SummaryWriter
 
-    with SummaryWriter(str(folder.parent.parent / "tb" / "metrics" / folder.name)) as writer:
+    # named after the vision model (the stage may run in a ``.pending`` folder)
+    with SummaryWriter(str(folder.parent.parent / "tb" / "metrics" / checkpoint.parent.name)) as writer:
         for metric, values in scores.items():
             for key, value in values.items():
                 if isinstance(value, (int, float)):

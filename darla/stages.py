@@ -7,25 +7,76 @@ timing, digest). Running it again:
 - same fingerprint and finished → skipped;
 - same fingerprint, unfinished (the process was killed) → run again in the same folder, so
   trainings that checkpoint (stage 1) resume where they stopped;
-- another fingerprint (the config changed) → the old folder is moved aside to ``<key>.old-N``,
-  never deleted, and the stage runs afresh;
-- ``force`` (key prefixes, e.g. ``vision`` or ``agent/darla``) → moved aside and run afresh.
+- another fingerprint (the config changed), or ``force`` (key prefixes, e.g. ``vision`` or
+  ``agent/darla``) → the stage runs afresh in ``<key>.pending``; only once that has finished is
+  the old folder moved aside to ``<key>.old-N`` (never deleted) and the new one renamed into
+  place, so a failed or killed run never displaces a finished stage.
 
 A stage's digest changes whenever it really ran again, so stages that read it re-run too.
+:func:`locked` holds a run directory's lock (``filelock``): one writer at a time.
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
 import shutil
+import socket
 import time
 import uuid
 from pathlib import Path
-from typing import Any, Callable, Iterable
+from typing import Any, Callable, Iterable, Iterator
 
-MARKER, STARTED = "stage.json", ".started.json"
+MARKER, STARTED, PENDING = "stage.json", ".started.json", ".pending"
+LOCK = ".darla.lock"
+
+
+class RunLockedError(PermissionError):
+    """Another process holds the run directory's lock."""
+
+
+@contextlib.contextmanager
+def locked(run_dir: str | os.PathLike) -> Iterator[Path]:
+    """Hold ``run_dir``'s lock for the block: a second writer fails at once, naming the lock file
+    and its holder. The OS releases the lock when its process dies, so a killed run leaves none."""
+    from filelock import FileLock, Timeout
+
+    run_dir = Path(run_dir)
+    path, holder = run_dir / LOCK, run_dir / f"{LOCK}.holder.json"
+    lock = FileLock(str(path), timeout=0)
+    try:
+        lock.acquire()
+    except Timeout:
+        try:
+            who = json.loads(holder.read_text())
+            who = f" (held by pid {who['pid']} on {who['host']} since {time.ctime(who['since'])})"
+        except (OSError, ValueError, KeyError, TypeError):
+            who = ""
+        raise RunLockedError(f"{run_dir} is in use by another darla process: its lock {path} is held{who}; "
+                             "wait for that run to finish or stop it, then run again") from None
+    try:
+        write_json_atomic(holder, {"pid": os.getpid(), "host": socket.gethostname(), "since": time.time()})
+        yield run_dir
+    finally:
+        holder.unlink(missing_ok=True)
+        lock.release()
+
+
+def read_record(path: Path) -> dict | None:
+    """A stage record (JSON), or None when absent; a damaged one fails naming the file."""
+    try:
+        data = json.loads(Path(path).read_bytes().decode("utf-8"))
+    except FileNotFoundError:
+        return None
+    except (UnicodeDecodeError, ValueError) as err:
+        raise ValueError(f"{path} is not a readable stage record ({type(err).__name__}); move its folder "
+                         f"{Path(path).parent} aside (or delete it) and run again to redo that stage") from None
+    if not isinstance(data, dict) or not isinstance(data.get("fingerprint"), str):
+        raise ValueError(f"{path} is not a stage record written by darla (no fingerprint); move its folder "
+                         f"{Path(path).parent} aside (or delete it) and run again to redo that stage")
+    return data
 
 
 def fingerprint(settings: Any) -> str:
@@ -53,41 +104,58 @@ class Stages:
 
     def digest(self, key: str) -> str:
         """The digest of a finished stage, for the fingerprints of stages that read it."""
-        marker = self.folder(key) / MARKER
-        if not marker.exists():
+        record = read_record(self.folder(key) / MARKER)
+        if record is None:
             raise RuntimeError(f"stage {key!r} has not finished")
-        return json.loads(marker.read_text())["digest"]
+        return record["digest"]
 
     def run(self, key: str, settings: dict, work: Callable[[Path], Any], inputs: Iterable[str] = ()) -> Path:
-        """Run ``work(folder)`` unless an identical finished run exists; returns the folder."""
+        """Run ``work(folder)`` unless an identical finished run exists; returns the stage's folder."""
         inputs = sorted(inputs)
         settings_fp = fingerprint({"settings": settings, "inputs": {k: self.digest(k) for k in inputs}})
         folder = self.folder(key)
-        marker, started = folder / MARKER, folder / STARTED
+        pending = folder.with_name(folder.name + PENDING)
+        self._complete_swap(key, folder, pending)
         forced = any(key == f or key.startswith(f.rstrip("/") + "/") for f in self.force)
-        if marker.exists() and not forced:
-            if json.loads(marker.read_text())["fingerprint"] == settings_fp:
-                self.log(f"[skip] {key} (finished, same settings)")
-                self.skipped.append(key)
-                return folder
-        if folder.exists():
-            previous = json.loads(started.read_text())["fingerprint"] if started.exists() else None
-            if forced or marker.exists() or previous != settings_fp:
-                aside = self._move_aside(folder)
+        finished = read_record(folder / MARKER)
+        if finished is not None and not forced and finished["fingerprint"] == settings_fp:
+            self.log(f"[skip] {key} (finished, same settings)")
+            self.skipped.append(key)
+            return folder
+        # never work inside a finished stage's folder: it stays in place until its successor finishes
+        work_dir = pending if finished is not None else folder
+        if work_dir.exists():
+            try:
+                previous = (read_record(work_dir / STARTED) or {}).get("fingerprint")
+            except ValueError:
+                previous = None
+            if forced or previous != settings_fp:
+                aside = self._move_aside(work_dir)
                 why = "forced" if forced else "settings changed"
-                self.log(f"[redo] {key} ({why}; previous results kept in {aside.name})")
+                self.log(f"[redo] {key} ({why}; unfinished earlier work kept in {aside.name})")
             else:
                 self.log(f"[resume] {key} (interrupted run with the same settings)")
-        folder.mkdir(parents=True, exist_ok=True)
-        write_json_atomic(started, {"fingerprint": settings_fp})
+        work_dir.mkdir(parents=True, exist_ok=True)
+        write_json_atomic(work_dir / STARTED, {"fingerprint": settings_fp})
         self.log(f"[run] {key}")
         begin = time.time()
-        work(folder)
-        write_json_atomic(marker, {"fingerprint": settings_fp, "settings": settings, "inputs": inputs,
-                                   "seconds": round(time.time() - begin, 2), "finished": time.time(),
-                                   "digest": uuid.uuid4().hex[:16]})
+        work(work_dir)
+        write_json_atomic(work_dir / MARKER, {"fingerprint": settings_fp, "settings": settings, "inputs": inputs,
+                                              "seconds": round(time.time() - begin, 2), "finished": time.time(),
+                                              "digest": uuid.uuid4().hex[:16]})
+        self._complete_swap(key, folder, pending)
         self.ran.append(key)
         return folder
+
+    def _complete_swap(self, key: str, folder: Path, pending: Path) -> None:
+        """A finished ``<key>.pending`` replaces ``<key>`` (moved aside); also completes a swap that a
+        kill cut short."""
+        if not (pending / MARKER).exists():
+            return
+        if folder.exists():
+            aside = self._move_aside(folder)
+            self.log(f"[replace] {key} (previous results kept in {aside.name})")
+        os.replace(pending, folder)
 
     def _move_aside(self, folder: Path) -> Path:
         n = 1

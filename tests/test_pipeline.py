@@ -82,11 +82,11 @@ def test_presets_load_and_unknown_ones_are_listed():
 
 def test_overrides_are_typed_and_checked():
     data = config_module.load("quickstart").to_dict()
-    data = config_module.apply_overrides(data, ["agent.steps=5000", "seeds=0,1,2", "vision.methods.vae.beta=1.5",
+    data = config_module.apply_overrides(data, ["agent.steps=5000", "seeds=0,1,2", "vision.methods.vae.z_dim=8",
                                                 "agent.hyperparams.learning_rate=1e-4", "env_kwargs.size=48"])
     cfg = config_module.RunConfig.from_dict(data).validate()
     assert cfg.agent.steps == 5000 and cfg.seeds == [0, 1, 2] and cfg.env_kwargs == {"size": 48}
-    assert cfg.vision.methods["vae"] == {"beta": 1.5} and cfg.agent.hyperparams == {"learning_rate": 1e-4}
+    assert cfg.vision.methods["vae"] == {"z_dim": 8} and cfg.agent.hyperparams == {"learning_rate": 1e-4}
     with pytest.raises(ValueError, match="unknown config key 'agent.stepz'.*steps"):
         config_module.apply_overrides(data, ["agent.stepz=1"])
     with pytest.raises(ValueError, match="agent.steps: expected a number"):

@@ -20,6 +20,10 @@ def run(args) -> None:
     import envs
     from envs.collect import collect
 
+    from darla.config import MAX_FRAMES
+
     del envs  # imported for its registrations
+    if not 1 <= args.frames <= MAX_FRAMES:  # before h5py is asked for an absurd dataset
+        raise ValueError(f"--frames {args.frames:,} is out of range: give 1 to {MAX_FRAMES:,} frames")
     path = collect(args.env_id, args.out, args.frames, domain=args.domain, seed=args.seed, sampling=args.sampling)
     print(f"wrote {args.frames} frames of {args.env_id}:{args.domain} to {path}")

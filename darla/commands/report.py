@@ -25,4 +25,7 @@ def run(args) -> None:
     base = config_module.load(str(run_dir / "config.json")).to_dict()
     config = config_module.RunConfig.from_dict(config_module.apply_overrides(base, args.overrides))
     config.validate()
-    write_report(run_dir, config, note="Rebuilt by `darla report` from finished stages.")
+    from darla.stages import locked
+
+    with locked(run_dir):  # never while a `darla run` writes there
+        write_report(run_dir, config, note="Rebuilt by `darla report` from finished stages.")

@@ -19,7 +19,13 @@ def run(args) -> None:
     import agents
     from eval import transfer
 
+    from darla.config import MAX_EPISODES
+
     domains = [d for d in args.domains.split(",") if d]
+    if not 1 <= args.episodes <= MAX_EPISODES:
+        raise ValueError(f"--episodes {args.episodes:,} is out of range: give 1 to {MAX_EPISODES:,} episodes per domain")
+    if not domains:
+        raise ValueError(f"--domains {args.domains!r} names no domain; e.g. --domains source,target")
     rows = []
     for path in args.agents:
         agent = agents.load(path)
