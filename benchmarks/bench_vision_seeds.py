@@ -34,7 +34,10 @@ def main(argv=None) -> dict:
     parser.add_argument("--runs-dir", default="runs")
     parser.add_argument("--json", default="")
     parser.add_argument("overrides", nargs="*")
-    args = parser.parse_args(argv)
+    args, extra = parser.parse_known_args(argv)  # key=value overrides may also follow the options
+    args.overrides += [e for e in extra if "=" in e and not e.startswith("-")]
+    if any(e.startswith("-") or "=" not in e for e in extra):
+        parser.error(f"unrecognized arguments: {' '.join(e for e in extra if e.startswith('-') or '=' not in e)}")
     start = time.time()
     vision_seeds = [int(s) for s in args.vision_seeds.split(",")]
     base = config_module.apply_overrides(config_module.load(args.preset).to_dict(), args.overrides)
