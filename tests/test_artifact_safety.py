@@ -266,3 +266,17 @@ def test_unknown_agent_json_keys_ride_along(saved, tmp_path):
     spec = json.loads((folder / "agent.json").read_text())
     (folder / "agent.json").write_text(json.dumps({**spec, "future": {"mean": [0.0]}}))
     assert agents.load(folder).spec["future"] == {"mean": [0.0]}
+
+
+def test_dataset_attributes_with_a_payload_are_never_unpickled(tmp_path):
+    """HDF5 attributes are read as strings, numbers or JSON: pickled bytes stay bytes."""
+    import h5py
+
+    marker = tmp_path / "marker"
+    collect("darla/Room-v1", tmp_path / "d.h5", 8, progress=False, **SMALL)
+    with h5py.File(tmp_path / "d.h5", "a") as f:
+        f.attrs["payload"] = np.void(payload_bytes(marker))
+        f.attrs["pickled_array"] = np.frombuffer(payload_bytes(marker), dtype=np.uint8)
+    with FrameDataset(tmp_path / "d.h5") as ds:
+        assert len(ds) == 8 and "payload" in ds.meta
+    assert not marker.exists()
