@@ -125,6 +125,7 @@ TINY = ["collect.frames=128", "agent.steps=128", "agent.hyperparams.n_steps=16",
 
 def tiny_config(**changes):
     data = config_module.apply_overrides(config_module.load("room").to_dict(), TINY)
+    data["vision"]["seeds"] = []  # one vision model (several seeds and selection: tests/test_vision_for_policy.py)
     data.update({"name": "tiny", "seeds": [0], **changes})
     return config_module.RunConfig.from_dict(data)
 
