@@ -38,12 +38,23 @@ DATASET = "source.h5"
 
 
 def vision_plan(config: RunConfig) -> list[str]:
-    """Vision methods to fit, in order: the DAE first, since β-VAE-DAE reuses it (and DARLA_DAE reads it)."""
+    """Vision methods to fit, each after the methods it ``requires`` (β-VAE-DAE after the DAE it
+    reuses, which DARLA_DAE also reads); otherwise in name order."""
     needed = {agents.variant(v).method_for(config.vision.method) for v in config.variants} - {None}
-    if "beta_vae_dae" in needed:
-        needed.add("dae")
-    order = ["dae", "vae", "beta_vae_dae"]
-    return sorted(needed, key=lambda m: (order.index(m) if m in order else len(order), m))
+    order: list[str] = []
+
+    def visit(method: str, chain: tuple[str, ...]) -> None:
+        if method in chain:
+            raise ValueError(f"vision methods require each other in a cycle: {' -> '.join(chain + (method,))}")
+        if method in order:
+            return
+        for dependency in vision.methods.get(method).requires:
+            visit(dependency, chain + (method,))
+        order.append(method)
+
+    for method in sorted(needed):
+        visit(method, ())
+    return order
 
 
 def vision_seeds(config: RunConfig, method: str) -> list[int]:
@@ -111,9 +122,9 @@ def _run_locked(config: RunConfig, run_dir: Path, force: tuple[str, ...], log: C
             # Not fingerprinted: device and threads change where the numbers are computed, not what they
             # mean, and the DAE enters through its stage digest (so a moved run directory stays valid).
             run_on = {"device": config.vision.device, "threads": config.threads}
-            if method == "beta_vae_dae" and "dae" in checkpoints:
-                run_on["dae_checkpoint"] = str(checkpoints["dae"])
-                inputs.append(vision_keys["dae"])
+            for dependency, key in vision.methods.get(method).requires.items():  # trained earlier in the plan
+                run_on[key] = str(checkpoints[dependency])
+                inputs.append(vision_keys[dependency])
             name = vision_model_name(method, vision_seed, len(seeds) > 1)
             key = f"vision/{name}"
             folder = stages.run(key, {"method": method, **hp},

@@ -220,3 +220,44 @@ def test_beta_warmup_raises_the_kl_weight_linearly_then_holds_it():
     assert [plain.kl_weight(s) for s in (0, 100)] == [8.0, 8.0]
     with pytest.raises(ConfigError, match="beta_warmup=-1 must be >= 0"):
         cls.Config(beta_warmup=-1).validate()
+
+
+# -- methods declare what they build on -----------------------------------------------------------
+@pytest.fixture
+def method_on_a_dae():
+    """A throwaway vision method, registered from this test alone, that needs a DAE's checkpoint."""
+    from dataclasses import dataclass
+
+    from vision.methods import registry
+    from vision.methods.vae import VAE
+
+    @registry.register
+    class VAEOnDAE(VAE):
+        name, paper, summary = "vae_on_dae", "test", "a VAE that records the DAE it was given"
+        requires = {"dae": "base_checkpoint"}
+
+        @dataclass
+        class Config(VAE.Config):
+            base_checkpoint: str = ""
+            RESUMABLE = VAE.Config.RESUMABLE + ("base_checkpoint",)
+
+    yield VAEOnDAE
+    del registry._METHODS["vae_on_dae"]
+
+
+@pytest.mark.timeout(600)
+def test_a_method_that_requires_another_gets_it_trained_first_and_handed_over(tmp_path, method_on_a_dae):
+    from darla import config as config_module
+    from darla.pipeline import run, vision_plan
+
+    tiny = ["collect.frames=64", "agent.steps=32", "agent.hyperparams.n_steps=4", "agent.hyperparams.batch_size=32",
+            "transfer.episodes=1", "transfer.domains=source", "threads=1", "variants=darla", "jobs=1",
+            "vision.method=vae_on_dae"] + \
+        [f"vision.methods.{m}.{k}" for m in ("dae", "vae_on_dae") for k in ("steps=2", "batch_size=16")]
+    cfg = config_module.RunConfig.from_dict(config_module.apply_overrides(config_module.load("quickstart").to_dict(), tiny))
+    assert vision_plan(cfg) == ["dae", "vae_on_dae"]
+    run_dir = run(cfg, tmp_path, log=lambda line: None)
+    stage = json.loads((run_dir / "vision" / "vae_on_dae" / "stage.json").read_text())
+    assert stage["inputs"] == ["collect", "vision/dae"], "the DAE's digest is part of the fingerprint"
+    summary = json.loads((run_dir / "vision" / "vae_on_dae" / "summary.json").read_text())
+    assert summary["config"]["base_checkpoint"] == str(run_dir / "vision" / "dae" / "checkpoint.pt")

@@ -35,6 +35,9 @@ class Method(nn.Module):
     name: ClassVar[str] = ""
     paper: ClassVar[str] = ""
     summary: ClassVar[str] = ""
+    #: methods this one builds on: {required method: config key that takes its checkpoint path}.
+    #: A pipeline trains those first and hands their checkpoints over (β-VAE-DAE: {"dae": "dae_checkpoint"}).
+    requires: ClassVar[dict[str, str]] = {}
 
     @dataclass
     class Config(TrainConfig):

@@ -51,6 +51,7 @@ class BetaVAEDAE(BetaVAE):
     name = "beta_vae_dae"
     paper = "Higgins et al. 2017 (DARLA, ICML)"
     summary = "beta-VAE with the reconstruction measured through a frozen pre-trained DAE"
+    requires = {"dae": "dae_checkpoint"}
 
     @dataclass
     class Config(BetaVAE.Config):
