@@ -44,7 +44,7 @@ import envs
 import vision
 from agents import storage
 from agents.hyperparams import defaults_for
-from agents.latent import FactorObservations, LatentObservations
+from agents.latent import CodeStandardizer, FactorObservations, LatentObservations
 from agents.storage import AgentFileError
 
 ALGORITHMS: dict[str, type[BaseAlgorithm]] = {"ppo": PPO, "a2c": A2C, "dqn": DQN, "sac": SAC}
@@ -117,15 +117,16 @@ def make_vec_env(env_id: str, domain: str, n_envs: int, seed: int, env_kwargs: d
 class TrainedAgent:
     """A saved agent: its SB3 model, its (frozen) encoder, and how to build the envs it acts in."""
 
-    def __init__(self, spec: dict, model: BaseAlgorithm, encoder: vision.Encoder | None):
-        self.spec, self.model, self.encoder = spec, model, encoder
+    def __init__(self, spec: dict, model: BaseAlgorithm, encoder: vision.Encoder | None,
+                 standardizer: CodeStandardizer | None = None):
+        self.spec, self.model, self.encoder, self.standardizer = spec, model, encoder, standardizer
         self.variant = variant(spec["variant"])
 
     def make_env(self, domain: str, n_envs: int = 1, seed: int = 0) -> VecEnv:
         """The env stack this agent acts through (latent wrapper or channel-first pixels)."""
         venv = make_vec_env(self.spec["env_id"], domain, n_envs, seed, self.spec.get("env_kwargs"),
                             factors=self.variant.mode == "factors")
-        return wrap_for_variant(venv, self.variant, self.encoder)
+        return wrap_for_variant(venv, self.variant, self.encoder, self.standardizer)
 
     def check_env(self, venv: VecEnv) -> None:
         if venv.action_space != self.model.action_space:
@@ -140,9 +141,9 @@ class TrainedAgent:
         return self.model.predict(observations, deterministic=deterministic)[0]
 
 
-def wrap_for_variant(venv: VecEnv, spec: Variant, encoder) -> VecEnv:
+def wrap_for_variant(venv: VecEnv, spec: Variant, encoder, standardizer: CodeStandardizer | None = None) -> VecEnv:
     if spec.mode == "frozen":
-        return LatentObservations(venv, encoder)
+        return LatentObservations(venv, encoder, standardizer)
     if spec.mode == "factors":
         return venv
     return VecTransposeImage(venv)
@@ -151,10 +152,14 @@ def wrap_for_variant(venv: VecEnv, spec: Variant, encoder) -> VecEnv:
 def train(variant_name: str, env_id: str, out_dir: str | os.PathLike, *, steps: int, seed: int = 0,
           algo: str = "ppo", encoder_path: str | os.PathLike | None = None, hyperparams: dict | None = None,
           env_kwargs: dict | None = None, tensorboard_dir: str | os.PathLike | None = None,
-          callbacks: Sequence[BaseCallback] = (), progress: bool = False, device: str = "cpu") -> Path:
+          callbacks: Sequence[BaseCallback] = (), progress: bool = False, device: str = "cpu",
+          standardize: bool = False) -> Path:
     """Train ``variant_name`` with ``algo`` on the *source* domain of ``env_id``; save it to ``out_dir``.
 
-    The folder appears only when training finished (written under a temporary name, then renamed)."""
+    ``standardize`` (frozen-encoder variants) feeds the policy codes standardised with the
+    encoder's statistics over its stage-1 frames (:class:`~agents.latent.CodeStandardizer`); the
+    statistics and the encoder's digest are saved with the agent. The folder appears only when
+    training finished (written under a temporary name, then renamed)."""
     spec = variant(variant_name)
     if algo not in ALGORITHMS:
         raise KeyError(f"unknown RL algorithm {algo!r}; known: {sorted(ALGORITHMS)}")
@@ -169,7 +174,8 @@ def train(variant_name: str, env_id: str, out_dir: str | os.PathLike, *, steps: 
     if encoder is not None and encoder.method != spec.vision_method and not spec.swappable:
         raise ValueError(f"variant {variant_name!r} expects a {spec.vision_method} checkpoint, got "
                          f"{encoder.method!r} from {encoder_path}")
-    venv = wrap_for_variant(venv, spec, encoder)
+    standardizer = CodeStandardizer.from_encoder(encoder) if standardize and spec.mode == "frozen" else None
+    venv = wrap_for_variant(venv, spec, encoder, standardizer)
     policy = "MlpPolicy" if spec.mode in ("frozen", "factors") else "CnnPolicy"
     plain_policy_kwargs = _jsonable(hp.get("policy_kwargs", {}))
     if spec.mode == "finetune":
@@ -184,6 +190,9 @@ def train(variant_name: str, env_id: str, out_dir: str | os.PathLike, *, steps: 
               "seed": seed, "steps": steps, "hyperparams": _jsonable(hyperparams or {}),
               "policy_kwargs": plain_policy_kwargs,
               "encoder": ENCODER_FILE if encoder_path else None, "darla_version": vision.checkpoint.toolkit_version()}
+    record["standardize"] = standardizer is not None
+    if standardizer is not None:
+        record["standardization"] = standardizer.record(encoder_path)
     return _save_atomically(Path(out_dir), model, record, encoder_path)
 
 
@@ -206,7 +215,10 @@ def load(path: str | os.PathLike, device: str = "cpu") -> TrainedAgent:
     extractor = (EncoderFeatures, {"checkpoint": str(encoder_file)}) if kind.mode == "finetune" else None
     model = storage.load(path, ALGORITHMS, spec["algo"], device, extractor)
     encoder = vision.load_encoder(encoder_file) if kind.mode == "frozen" else None
-    return TrainedAgent(spec, model, encoder)
+    standardizer = None
+    if spec.get("standardize") or "standardization" in spec:  # a swapped encoder is refused
+        standardizer = CodeStandardizer.from_record(spec.get("standardization"), encoder_file, f"the agent at {path}")
+    return TrainedAgent(spec, model, encoder, standardizer)
 
 
 def _encoder_file(folder: Path, name, spec_file: Path, needed: bool) -> Path | None:
