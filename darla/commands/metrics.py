@@ -110,7 +110,8 @@ def _only(settings: Mapping, name: str) -> dict:
     known = registry.names()
     unknown = [k for k in settings if k not in known and not any(k in registry.get(n).defaults for n in known)]
     if unknown:
-        raise ValueError(f"no metric has the setting(s) {unknown}; each metric's settings are listed in docs/metrics.md")
+        listing = "; ".join(f"{n}: {', '.join(sorted(registry.get(n).defaults)) or '-'}" for n in known)
+        raise ValueError(f"no metric has the setting(s) {unknown}; the settings of each metric are: {listing}")
     accepted = registry.get(name).defaults
     own = dict(settings.get(name, {}))
     wrong = sorted(set(own) - set(accepted))
