@@ -51,11 +51,66 @@ ALGORITHMS: dict[str, type[BaseAlgorithm]] = {"ppo": PPO, "a2c": A2C, "dqn": DQN
 ENCODER_FILE, SPEC_FILE = "encoder.pt", "agent.json"
 
 
+class AgentInput:
+    """What a variant's policy reads, as behaviour: how the env's observations are wrapped, which
+    SB3 policy reads them, and what the policy needs from the vision checkpoint. A new kind of
+    input (symbols, episodic keys) is one subclass; nothing else compares variant names or modes."""
+
+    policy = "MlpPolicy"
+    ground_truth = False     # the env emits one-hot factors and views instead of frames
+    frozen_encoder = False   # the frames are encoded env-side by the frozen vision model
+
+    def wrap(self, venv: VecEnv, encoder, standardizer: CodeStandardizer | None) -> VecEnv:
+        return venv
+
+    def policy_kwargs(self, plain: dict, encoder_path) -> dict:
+        """SB3 ``policy_kwargs`` from the JSON-able ones of the config (the extractor, for an encoder trained by RL)."""
+        return plain
+
+    def extractor(self, encoder_path) -> tuple[type, dict] | None:
+        """The features extractor a saved policy is rebuilt with, or None for SB3's own."""
+        return None
+
+
+class FrozenLatents(AgentInput):
+    """Latent means of a frozen encoder (optionally standardised), encoded env-side; an MLP policy."""
+
+    frozen_encoder = True
+
+    def wrap(self, venv, encoder, standardizer):
+        return LatentObservations(venv, encoder, standardizer)
+
+
+class Frames(AgentInput):
+    """Frames, channel-first for SB3's CnnPolicy, trained end to end."""
+
+    policy = "CnnPolicy"
+
+    def wrap(self, venv, encoder, standardizer):
+        return VecTransposeImage(venv)
+
+
+class FineTunedEncoder(Frames):
+    """Frames through the stage-1 encoder as the policy's features extractor, trained by the RL loss."""
+
+    def policy_kwargs(self, plain, encoder_path):
+        return _finetune_policy_kwargs(plain, encoder_path)
+
+    def extractor(self, encoder_path):
+        return EncoderFeatures, {"checkpoint": str(encoder_path)}
+
+
+class GroundTruth(AgentInput):
+    """The env's factors and views, one-hot (the oracle); an MLP policy."""
+
+    ground_truth = True
+
+
 @dataclass(frozen=True)
 class Variant:
     name: str
     vision_method: str | None  # the stage-1 method whose checkpoint this variant needs (by default)
-    mode: str                   # "frozen" | "finetune" | "pixels" | "factors"
+    input: AgentInput           # what the policy reads, and how
     description: str
     swappable: bool = False     # any vision method may replace the default (DARLA's own backbone)
 
@@ -64,15 +119,27 @@ class Variant:
         return backbone if self.swappable and backbone else self.vision_method
 
 
-VARIANTS: dict[str, Variant] = {v.name: v for v in (
-    Variant("darla", "beta_vae_dae", "frozen", "frozen beta-VAE-DAE latent means (DARLA)", swappable=True),
-    Variant("darla_ent", "vae", "frozen", "frozen beta=1 VAE latent means (entangled vision)"),
-    Variant("darla_dae", "dae", "frozen", "frozen DAE bottleneck"),
-    Variant("darla_ft", "beta_vae_dae", "finetune", "beta-VAE-DAE encoder fine-tuned by the RL loss",
+VARIANTS: dict[str, Variant] = {}
+
+
+def register_variant(v: Variant) -> Variant:
+    """Make ``v`` selectable by name (``variants=[...]``, ``darla act --variant``)."""
+    if v.name in VARIANTS and VARIANTS[v.name] != v:
+        raise ValueError(f"agent variant {v.name!r} is registered twice")
+    VARIANTS[v.name] = v
+    return v
+
+
+for _v in (
+    Variant("darla", "beta_vae_dae", FrozenLatents(), "frozen beta-VAE-DAE latent means (DARLA)", swappable=True),
+    Variant("darla_ent", "vae", FrozenLatents(), "frozen beta=1 VAE latent means (entangled vision)"),
+    Variant("darla_dae", "dae", FrozenLatents(), "frozen DAE bottleneck"),
+    Variant("darla_ft", "beta_vae_dae", FineTunedEncoder(), "beta-VAE-DAE encoder fine-tuned by the RL loss",
             swappable=True),
-    Variant("pixels", None, "pixels", "end-to-end CNN policy on frames"),
-    Variant("oracle", None, "factors", "ground-truth factors and views, one-hot: perfect disentangled vision"),
-)}
+    Variant("pixels", None, Frames(), "end-to-end CNN policy on frames"),
+    Variant("oracle", None, GroundTruth(), "ground-truth factors and views, one-hot: perfect disentangled vision"),
+):
+    register_variant(_v)
 
 
 def variant(name: str) -> Variant:
@@ -125,8 +192,8 @@ class TrainedAgent:
     def make_env(self, domain: str, n_envs: int = 1, seed: int = 0) -> VecEnv:
         """The env stack this agent acts through (latent wrapper or channel-first pixels)."""
         venv = make_vec_env(self.spec["env_id"], domain, n_envs, seed, self.spec.get("env_kwargs"),
-                            factors=self.variant.mode == "factors")
-        return wrap_for_variant(venv, self.variant, self.encoder, self.standardizer)
+                            factors=self.variant.input.ground_truth)
+        return self.variant.input.wrap(venv, self.encoder, self.standardizer)
 
     def check_env(self, venv: VecEnv) -> None:
         if venv.action_space != self.model.action_space:
@@ -139,14 +206,6 @@ class TrainedAgent:
 
     def predict(self, observations: np.ndarray, deterministic: bool = True) -> np.ndarray:
         return self.model.predict(observations, deterministic=deterministic)[0]
-
-
-def wrap_for_variant(venv: VecEnv, spec: Variant, encoder, standardizer: CodeStandardizer | None = None) -> VecEnv:
-    if spec.mode == "frozen":
-        return LatentObservations(venv, encoder, standardizer)
-    if spec.mode == "factors":
-        return venv
-    return VecTransposeImage(venv)
 
 
 def train(variant_name: str, env_id: str, out_dir: str | os.PathLike, *, steps: int, seed: int = 0,
@@ -169,18 +228,17 @@ def train(variant_name: str, env_id: str, out_dir: str | os.PathLike, *, steps: 
     hp = defaults_for(algo, env_id, hyperparams)
     n_envs = int(hp.pop("n_envs"))
     set_random_seed(seed)
-    venv = make_vec_env(env_id, "source", n_envs, seed, env_kwargs, factors=spec.mode == "factors")
+    venv = make_vec_env(env_id, "source", n_envs, seed, env_kwargs, factors=spec.input.ground_truth)
     encoder = vision.load_encoder(encoder_path) if spec.vision_method else None
     if encoder is not None and encoder.method != spec.vision_method and not spec.swappable:
         raise ValueError(f"variant {variant_name!r} expects a {spec.vision_method} checkpoint, got "
                          f"{encoder.method!r} from {encoder_path}")
-    standardizer = CodeStandardizer.from_encoder(encoder) if standardize and spec.mode == "frozen" else None
-    venv = wrap_for_variant(venv, spec, encoder, standardizer)
-    policy = "MlpPolicy" if spec.mode in ("frozen", "factors") else "CnnPolicy"
+    standardizer = CodeStandardizer.from_encoder(encoder) if standardize and spec.input.frozen_encoder else None
+    venv = spec.input.wrap(venv, encoder, standardizer)
     plain_policy_kwargs = _jsonable(hp.get("policy_kwargs", {}))
-    if spec.mode == "finetune":
-        hp["policy_kwargs"] = _finetune_policy_kwargs(plain_policy_kwargs, encoder_path)
-    model = ALGORITHMS[algo](policy, venv, seed=seed, device=device, verbose=0, **hp)
+    # a copy: SB3 adds its own entries (A2C's optimizer class) to the dict it is given
+    hp["policy_kwargs"] = spec.input.policy_kwargs(dict(plain_policy_kwargs), encoder_path)
+    model = ALGORITHMS[algo](spec.input.policy, venv, seed=seed, device=device, verbose=0, **hp)
     # An explicit logger: TensorBoard events exactly where asked, and no stray /tmp/SB3-* folders.
     outputs = [TensorBoardOutputFormat(str(tensorboard_dir))] if tensorboard_dir else []
     model.set_logger(Logger(str(tensorboard_dir) if tensorboard_dir else None, outputs))
@@ -212,9 +270,9 @@ def load(path: str | os.PathLike, device: str = "cpu") -> TrainedAgent:
                              f"known variants: {sorted(VARIANTS)}, algorithms: {sorted(ALGORITHMS)}")
     kind = variant(spec["variant"])
     encoder_file = _encoder_file(path, spec.get("encoder"), spec_file, needed=kind.vision_method is not None)
-    extractor = (EncoderFeatures, {"checkpoint": str(encoder_file)}) if kind.mode == "finetune" else None
+    extractor = kind.input.extractor(encoder_file)
     model = storage.load(path, ALGORITHMS, spec["algo"], device, extractor)
-    encoder = vision.load_encoder(encoder_file) if kind.mode == "frozen" else None
+    encoder = vision.load_encoder(encoder_file) if kind.input.frozen_encoder else None
     standardizer = None
     if spec.get("standardize") or "standardization" in spec:  # a swapped encoder is refused
         standardizer = CodeStandardizer.from_record(spec.get("standardization"), encoder_file, f"the agent at {path}")

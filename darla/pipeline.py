@@ -291,8 +291,9 @@ def _periodic_transfer_callback(config: RunConfig, spec):
             standardizer = getattr(self.training_env, "standardizer", None)
             for domain in config.transfer.domains:
                 venv = agents.make_vec_env(config.env, domain, min(8, config.agent.eval_episodes),
-                                           config.transfer.seed, config.env_kwargs, factors=spec.mode == "factors")
-                venv = agents.agent.wrap_for_variant(venv, spec, encoder, standardizer)
+                                           config.transfer.seed, config.env_kwargs,
+                                           factors=spec.input.ground_truth)
+                venv = spec.input.wrap(venv, encoder, standardizer)
                 returns = transfer.run_episodes(venv, lambda o, d: self.model.predict(o, deterministic=d)[0],
                                                 config.agent.eval_episodes)
                 venv.close()
