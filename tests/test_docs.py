@@ -1,0 +1,25 @@
+"""The docs tell the truth about the repository: every relative link and every repository file the
+README names in backticks exists."""
+
+import re
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+DOCS = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
+
+
+def test_relative_links_resolve():
+    missing = []
+    for doc in DOCS:
+        for target in re.findall(r"\]\(([^)#\s]+)", doc.read_text()):
+            if "://" not in target and not (doc.parent / target).exists():
+                missing.append(f"{doc.name}: {target}")
+    assert not missing, f"links to files that do not exist: {missing}"
+
+
+def test_repository_files_named_in_the_readme_exist():
+    text = (ROOT / "README.md").read_text()
+    named = set(re.findall(r"`((?:benchmarks|tests|docs|darla|agents|envs|eval|vision)/[\w./-]+\.(?:py|sh|md|json|png))`", text))
+    assert named, "the README names repository files"
+    missing = sorted(p for p in named if not (ROOT / p).exists())
+    assert not missing, f"the README names files that do not exist: {missing}"
