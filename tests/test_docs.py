@@ -17,6 +17,10 @@ def test_relative_links_resolve():
     assert not missing, f"links to files that do not exist: {missing}"
 
 
+def test_the_readme_points_at_nothing_outside_the_repository():
+    assert "../" not in (ROOT / "README.md").read_text()
+
+
 def test_repository_files_named_in_the_readme_exist():
     text = (ROOT / "README.md").read_text()
     named = set(re.findall(r"`((?:benchmarks|tests|docs|darla|agents|envs|eval|vision)/[\w./-]+\.(?:py|sh|md|json|png))`", text))
