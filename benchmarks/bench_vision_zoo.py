@@ -100,7 +100,7 @@ def main(argv=None) -> int:
             if args.json is not None:
                 args.json.parent.mkdir(parents=True, exist_ok=True)
                 args.json.write_text(json.dumps(report, indent=2))
-    print(f"\n| method | MIG | FactorVAE score | active latents | train s |\n|---|---|---|---|---|")
+    print("\n| method | MIG | FactorVAE score | active latents | train s |\n|---|---|---|---|---|")
     for method in args.methods:
         rows = [r for r in report["runs"] if r["method"] == method]
         mig = np.array([r["mig"] for r in rows])

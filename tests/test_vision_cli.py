@@ -13,7 +13,6 @@ import torch
 import vision
 from darla.overrides import OverrideError, apply, valid_keys
 from vision import checkpoint
-from vision.data import to_model_input
 from vision.losses import bernoulli_nll
 
 torch.set_num_threads(1)

@@ -43,4 +43,4 @@ def versions() -> dict[str, str]:
 
 __all__ = ["Metric", "evaluate", "get", "names", "register", "versions", "beta_vae_from_features",
            "dci_from_codes", "dci_from_importance", "factor_vae_from_votes", "irs_from_codes", "mig_from_codes",
-           "modularity_explicitness_from_codes", "sap_from_codes", "udr_from_codes", "unsupervised_from_codes"]
+           "modularity_explicitness_from_codes", "probe_from_codes", "sap_from_codes", "udr_from_codes", "unsupervised_from_codes"]
