@@ -205,3 +205,22 @@ def test_a_failing_pipeline_stage_keeps_the_finished_one(finished, tmp_path, mon
     transfer = copy / "transfer" / "oracle"
     assert sorted(p.name for p in transfer.iterdir()) == ["seed0", "seed0.pending"]
     assert {k: v for k, v in snapshot(copy / "transfer").items() if not k.startswith("oracle/seed0.pending")} == before
+
+
+def test_act_see_and_transfer_lock_their_output_folder(tmp_path, capsys):
+    from darla.cli import main
+
+    agent, data = tmp_path / "agent", tmp_path / "frames.h5"
+    assert main(["act", "--variant", "oracle", "--steps", "64", "--out", str(agent), "n_steps=8",
+                 "batch_size=64"]) == 0
+    assert main(["collect", "darla/Room-v1", "--frames", "32", "--out", str(data)]) == 0
+    capsys.readouterr()
+    out = tmp_path / "busy"
+    out.mkdir()
+    with locked(out):
+        for command in (["act", "--variant", "oracle", "--steps", "64", "--out", str(out)],
+                        ["transfer", str(agent), "--episodes", "1", "--domains", "source", "--out", str(out)],
+                        ["see", "--data", str(data), "--method", "ae", "--out", str(out), "steps=1"]):
+            assert main(command) == 1, command[0]
+            assert "in use by another darla process" in capsys.readouterr().err, command[0]
+    assert sorted(p.name for p in out.iterdir()) == [".darla.lock"], "nothing was written while it was locked"

@@ -33,7 +33,13 @@ def run(args) -> None:
         if not sep:
             raise ValueError(f"hyperparameter {item!r} is not key=value (e.g. learning_rate=1e-4)")
         hyperparams[key] = parse_value(value)
-    out = agents.train(args.variant, args.env, Path(args.out), steps=args.steps, seed=args.seed, algo=args.algo,
-                       encoder_path=args.vision, hyperparams=hyperparams, device=args.device,
-                       tensorboard_dir=Path(args.out) / "tb", progress=True, standardize=args.standardize)
+    from darla.stages import locked
+
+    agents.variant(args.variant)  # unknown names fail before the output folder exists
+    agents.hyperparams.defaults_for(args.algo, args.env)
+    Path(args.out).mkdir(parents=True, exist_ok=True)
+    with locked(args.out):  # one writer per output folder, as for a run directory
+        out = agents.train(args.variant, args.env, Path(args.out), steps=args.steps, seed=args.seed, algo=args.algo,
+                           encoder_path=args.vision, hyperparams=hyperparams, device=args.device,
+                           tensorboard_dir=Path(args.out) / "tb", progress=True, standardize=args.standardize)
     print(f"saved {args.variant} agent to {out}")

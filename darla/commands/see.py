@@ -27,11 +27,15 @@ def run(args) -> None:
 
     cls = vision.methods.get(args.method)
     config = apply(cls.Config(), args.overrides)
+    from darla.stages import locked
+
     with FrameDataset(args.data) as data:
-        # factors: only methods that learn from ground truth (dc_ign, guided_vae supervised) use them
-        path = vision.fit(data.frames, args.method, args.out, config=config, factors=data.factors[:],
-                          resume=not args.force,
-                          progress=False if args.no_progress else True)
+        Path(args.out).mkdir(parents=True, exist_ok=True)
+        with locked(args.out):  # one writer per output folder
+            # factors: only methods that learn from ground truth (dc_ign, guided_vae supervised) use them
+            path = vision.fit(data.frames, args.method, args.out, config=config, factors=data.factors[:],
+                              resume=not args.force,
+                              progress=False if args.no_progress else True)
     summary = json.loads((Path(args.out) / "summary.json").read_text())
     active = f", {summary['active_latents']} active latents" if "active_latents" in summary else ""
     print(f"{args.method}: pixel MSE {summary['pixel_mse']:.5f} vs mean image {summary['mean_image_mse']:.5f} "

@@ -31,6 +31,12 @@ def run(args) -> None:
         agent = agents.load(path)
         returns = transfer.evaluate(agent, domains, args.episodes, args.seed, deterministic=not args.stochastic)
         rows += transfer.records(agent.spec["variant"], agent.spec["seed"], returns)
-    files = transfer.write_results(rows, args.out)
+    from pathlib import Path
+
+    from darla.stages import locked
+
+    Path(args.out).mkdir(parents=True, exist_ok=True)
+    with locked(args.out):  # one writer per output folder
+        files = transfer.write_results(rows, args.out)
     print(files["md"].read_text())
     print(f"wrote {', '.join(str(p) for p in files.values())}")
