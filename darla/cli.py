@@ -46,6 +46,22 @@ def add_threads_option(parser: argparse.ArgumentParser) -> None:
                         help="torch threads (default: torch's choice); 1 on a shared machine avoids oversubscription")
 
 
+def check_output(path: str, kind: str) -> None:
+    """An ``--out`` that cannot be written as asked (a file where a folder goes, or the reverse)
+    fails before any work, with the fix; commands declare ``out_kind`` ("file" or "folder")."""
+    from pathlib import Path
+
+    out = Path(path)
+    if kind == "folder" and out.exists() and not out.is_dir():
+        raise UserError(f"--out {path} is an existing file, not a folder; give a folder path (it is created)")
+    if kind == "file":
+        if out.is_dir():
+            raise UserError(f"--out {path} is a folder; give a file path inside it, e.g. {out / 'out'}")
+        parent = next((p for p in [out.parent, *out.parent.parents] if p.exists()), None)
+        if parent is not None and not parent.is_dir():
+            raise UserError(f"--out {path}: {parent} is a file, so no file can be written below it")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     # key=value overrides may follow options (`darla run room --force metrics jobs=2`): argparse
@@ -64,6 +80,8 @@ def main(argv: list[str] | None = None) -> int:
         parser.print_help()
         return 2
     try:
+        if getattr(args, "out_kind", None):
+            check_output(args.out, args.out_kind)
         result = args.func(args)
     except (UserError, KeyError, ValueError, FileNotFoundError, PermissionError) as err:
         # Errors raised for bad input carry a message that names the problem and the fix.

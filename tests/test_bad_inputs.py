@@ -224,3 +224,28 @@ def test_act_see_and_transfer_lock_their_output_folder(tmp_path, capsys):
             assert main(command) == 1, command[0]
             assert "in use by another darla process" in capsys.readouterr().err, command[0]
     assert sorted(p.name for p in out.iterdir()) == [".darla.lock"], "nothing was written while it was locked"
+
+
+@pytest.mark.parametrize("command, kind", [
+    (["act", "--variant", "oracle", "--steps", "64"], "file"),
+    (["see", "--data", "x.h5"], "file"),
+    (["transfer", "agent"], "file"),
+    (["collect", "darla/Room-v1", "--frames", "10"], "folder"),
+    (["preview", "darla/Room-v1"], "folder"),
+    (["metrics", "a.pt", "--env", "dsprites"], "folder"),
+])
+def test_an_output_path_of_the_wrong_kind_fails_before_any_work(tmp_path, capsys, command, kind):
+    from darla.cli import main
+
+    target = tmp_path / "existing"
+    if kind == "file":
+        target.write_text("keep me")
+    else:
+        target.mkdir()
+    before = sorted(p.name for p in tmp_path.rglob("*"))
+    assert main([*command, "--out", str(target)]) == 1
+    err = capsys.readouterr().err
+    assert f"--out {target} is " in err and ("a folder" in err)
+    assert sorted(p.name for p in tmp_path.rglob("*")) == before
+    if kind == "file":
+        assert target.read_text() == "keep me"

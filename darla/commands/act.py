@@ -13,6 +13,7 @@ def register(subparsers) -> None:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--device", default="cpu", help="cpu, cuda or auto")
     p.add_argument("--out", required=True, help="agent folder to write")
+    p.set_defaults(out_kind="folder")  # checked by darla.cli before the command runs
     p.add_argument("--standardize", action="store_true",
                    help="feed the policy latents standardised with the encoder's stage-1 code statistics")
     add_threads_option(p)

@@ -9,6 +9,7 @@ def register(subparsers) -> None:
     p.add_argument("--domain", default="source", help="domain to collect from (default: source)")
     p.add_argument("--frames", type=int, required=True, help="number of frames")
     p.add_argument("--out", required=True, help="output .h5 file (written atomically)")
+    p.set_defaults(out_kind="file")  # checked by darla.cli before the command runs
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--sampling", default="auto", help="rollout (a uniform random policy's frames), factors "
                    "(uniform states drawn by the exact renderer) or auto (rollout for environments, factors "

@@ -33,6 +33,7 @@ def register(subparsers) -> None:
                    help="override a metric setting, e.g. num_train=2000 or dci.importance=forest (repeatable)")
     p.add_argument("--device", default="cpu", help="torch device for the encoders (default cpu)")
     p.add_argument("--out", required=True, help="JSON file to write the scores to")
+    p.set_defaults(out_kind="file")  # checked by darla.cli before the command runs
     p.set_defaults(func=run)
 
 

@@ -5,6 +5,7 @@ def register(subparsers) -> None:
     p = subparsers.add_parser("preview", help="write a PNG grid of frames from each domain")
     p.add_argument("env_id", help="a registered environment or dataset (see `darla envs`)")
     p.add_argument("--out", required=True, help="output PNG path")
+    p.set_defaults(out_kind="file")  # checked by darla.cli before the command runs
     p.add_argument("--per-domain", type=int, default=8, help="frames per domain (default 8)")
     p.add_argument("--scale", type=int, default=2, help="pixel upscaling factor (default 2)")
     p.add_argument("--seed", type=int, default=0)

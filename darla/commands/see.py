@@ -11,6 +11,7 @@ def register(subparsers) -> None:
     p.add_argument("--data", required=True, help="HDF5 frame dataset written by `darla collect`")
     p.add_argument("--method", default="beta_vae_dae", help="vision method (default: beta_vae_dae)")
     p.add_argument("--out", required=True, help="output folder (checkpoint.pt, PNGs, TensorBoard under tb/)")
+    p.set_defaults(out_kind="folder")  # checked by darla.cli before the command runs
     p.add_argument("--force", action="store_true", help="start over instead of resuming a run in --out")
     p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     p.add_argument("overrides", nargs="*", metavar="KEY=VALUE", help="hyperparameters, e.g. beta=4 dae.steps=500")

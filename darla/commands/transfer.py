@@ -11,6 +11,7 @@ def register(subparsers) -> None:
     p.add_argument("--seed", type=int, default=10_000, help="evaluation seed (default 10000)")
     p.add_argument("--stochastic", action="store_true", help="sample actions instead of the greedy ones")
     p.add_argument("--out", required=True, help="folder for transfer.json / .csv / .md")
+    p.set_defaults(out_kind="folder")  # checked by darla.cli before the command runs
     add_threads_option(p)
     p.set_defaults(func=run)
 
