@@ -261,3 +261,14 @@ def test_a_method_that_requires_another_gets_it_trained_first_and_handed_over(tm
     assert stage["inputs"] == ["collect", "vision/dae"], "the DAE's digest is part of the fingerprint"
     summary = json.loads((run_dir / "vision" / "vae_on_dae" / "summary.json").read_text())
     assert summary["config"]["base_checkpoint"] == str(run_dir / "vision" / "dae" / "checkpoint.pt")
+
+
+def test_a_checkpoint_missing_its_config_is_refused_naming_the_file(tmp_path, checkpoints):
+    from vision.errors import CheckpointError
+
+    payload = torch.load(checkpoints[0], weights_only=True)
+    del payload["config"]
+    broken = tmp_path / "broken.pt"
+    torch.save(payload, broken)
+    with pytest.raises(CheckpointError, match=r"broken.pt is an incomplete darla vision checkpoint \(no config\)"):
+        vision.load_encoder(broken)

@@ -98,6 +98,10 @@ def read(path: str | os.PathLike, expect_method: str | None = None) -> dict[str,
         found = payload.get("format") if isinstance(payload, dict) else type(payload).__name__
         raise CheckpointError(f"{path} is not a darla vision checkpoint (format {found!r}, expected "
                               f"{FORMAT!r}); pass a DIR/checkpoint.pt written by `darla see`")
+    missing = [k for k in ("method", "config", "input_shape", "step", "complete", "model") if k not in payload]
+    if missing:
+        raise CheckpointError(f"{path} is an incomplete darla vision checkpoint (no {', '.join(missing)}); "
+                              "train it again with `darla see`")
     if expect_method is not None and payload["method"] != expect_method:
         raise CheckpointError(f"{path} is a {payload['method']!r} checkpoint, not {expect_method!r}; "
                               f"pass a checkpoint trained with --method {expect_method}")
