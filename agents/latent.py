@@ -8,7 +8,6 @@ what zero-shot evaluation puts around a target-domain env, so source and target 
 
 from __future__ import annotations
 
-import hashlib
 import os
 from typing import Protocol
 
@@ -16,6 +15,8 @@ import gymnasium
 import numpy as np
 from gymnasium import spaces
 from stable_baselines3.common.vec_env import VecEnv, VecEnvWrapper
+
+from agents.storage import sha256
 
 
 class Encoder(Protocol):
@@ -49,14 +50,6 @@ def check_frames_fit(observation_space: spaces.Space, encoder: Encoder) -> None:
 
 class StandardizationError(ValueError):
     """Standardisation statistics that are missing, malformed or from another encoder."""
-
-
-def file_sha256(path: str | os.PathLike) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 class CodeStandardizer:
@@ -96,7 +89,7 @@ class CodeStandardizer:
 
     def record(self, encoder_file: str | os.PathLike) -> dict:
         """What a saved agent stores: the statistics and the digest of the encoder they belong to."""
-        return {"mean": self.mean.tolist(), "std": self.std.tolist(), "encoder_sha256": file_sha256(encoder_file)}
+        return {"mean": self.mean.tolist(), "std": self.std.tolist(), "encoder_sha256": sha256(encoder_file)}
 
     @classmethod
     def from_record(cls, record, encoder_file: str | os.PathLike, where: str = "the agent") -> "CodeStandardizer":
@@ -105,7 +98,7 @@ class CodeStandardizer:
             raise StandardizationError(f"{where} was trained on standardised codes but its standardisation "
                                        "statistics are missing or incomplete (mean, std, encoder_sha256); "
                                        "it cannot act correctly: train it again")
-        if record["encoder_sha256"] != file_sha256(encoder_file):
+        if record["encoder_sha256"] != sha256(encoder_file):
             raise StandardizationError(f"{where}'s standardisation statistics belong to another encoder than "
                                        f"{encoder_file} (sha256 differs); the encoder was replaced: train the agent "
                                        "again, or restore its own encoder file")

@@ -21,7 +21,7 @@ from typing import Callable, Sequence
 import numpy as np
 
 import vision
-from eval.metrics.udr import udr_from_codes
+from eval.metrics.udr import encode_with_kl, udr_from_codes
 
 SCORE_FRAMES = 1000
 
@@ -29,13 +29,10 @@ SCORE_FRAMES = 1000
 def _udr(models: Sequence, frames: np.ndarray, seed: int) -> list[float]:
     codes, kls = [], []
     for encoder in models:
-        means, logvars = encoder.encode_distribution(frames)
-        if logvars is None:  # a deterministic code: active units (variance of the means), as UDR's fallback
-            kl = np.var(means, axis=0)
-        else:
-            kl = (0.5 * (np.square(means) + np.exp(logvars) - logvars - 1)).mean(axis=0)
+        means, point_kl = encode_with_kl(encoder, frames)
         codes.append(means)
-        kls.append(kl)
+        # a deterministic code: active units (variance of the means), as the UDR metric falls back to
+        kls.append(np.var(means, axis=0) if point_kl is None else point_kl.mean(axis=0))
     return udr_from_codes(codes, kls, random_state=np.random.RandomState(seed))["model_scores"]
 
 

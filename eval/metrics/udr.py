@@ -104,7 +104,7 @@ def udr_from_codes(codes: Sequence[np.ndarray], kl: Sequence[np.ndarray], *, cor
     return scores
 
 
-def _encode_with_kl(encoder, frames: np.ndarray):
+def encode_with_kl(encoder, frames: np.ndarray):
     """``(means[n, D], per-point KL[n, D] or None)`` for one chunk of frames."""
     dist = getattr(encoder, "encode_distribution", None)
     means, logvars = dist(frames) if callable(dist) else (utils.as_encode_fn(encoder)(frames), None)
@@ -141,7 +141,7 @@ def udr(space, encoders, rng_or_seed=0, *, batch_size: int = 10, num_data_points
     for encoder in encoders:
         parts, kl_parts = [], []
         for start in range(0, num_data_points, chunk_size):
-            means, point_kl = _encode_with_kl(encoder, space.render(factors[start:start + chunk_size]))
+            means, point_kl = encode_with_kl(encoder, space.render(factors[start:start + chunk_size]))
             parts.append(means)
             kl_parts.append(point_kl)
         model_codes = np.concatenate(parts)
