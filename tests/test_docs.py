@@ -4,6 +4,8 @@ README names in backticks exists."""
 import re
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parent.parent
 DOCS = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
 
@@ -21,9 +23,14 @@ def test_the_readme_points_at_nothing_outside_the_repository():
     assert not re.search(r"(?<![.\w])\.\./", (ROOT / "README.md").read_text())
 
 
-def test_repository_files_named_in_the_readme_exist():
-    text = (ROOT / "README.md").read_text()
-    named = set(re.findall(r"`((?:benchmarks|tests|docs|darla|agents|envs|eval|vision)/[\w./-]+\.(?:py|sh|md|json|png))`", text))
-    assert named, "the README names repository files"
+@pytest.mark.parametrize("doc", DOCS, ids=lambda d: d.name)
+def test_repository_files_named_in_the_docs_exist(doc):
+    named = set(re.findall(r"`((?:benchmarks|tests|docs|darla|agents|envs|eval|vision|artifacts)/[\w./-]+\.(?:py|sh|md|json|png))`", doc.read_text()))
     missing = sorted(p for p in named if not (ROOT / p).exists())
-    assert not missing, f"the README names files that do not exist: {missing}"
+    assert not missing, f"{doc.name} names files that do not exist: {missing}"
+
+
+def test_the_readme_links_every_docs_page():
+    text = (ROOT / "README.md").read_text()
+    unlinked = [d.name for d in DOCS[1:] if f"](docs/{d.name})" not in text]
+    assert not unlinked, f"docs pages the README does not link: {unlinked}"

@@ -9,7 +9,7 @@ Python API::
 
 ``space`` is a FactorSpace (or a registered environment / dataset name), ``encoder`` anything with
 ``encode(frames) -> codes`` or a plain callable. Each metric also has an array-level core
-(``metrics.get(name).core``) for precomputed codes and factors; see the README's metrics section.
+(``metrics.get(name).core``) for precomputed codes and factors; see docs/metrics.md.
 """
 
 from eval.metrics.registry import Metric, evaluate, get, names, register

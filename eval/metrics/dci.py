@@ -16,7 +16,7 @@ Two importance estimators:
   also split on noise codes and spread importance over them (D and C fell from 0.24 to 0.06 on the
   benchmark representation), while 30-point leaves matched the reference there. One tree handles
   all classes at once, hence the 60-130x speed-up. It is a proxy, not the reference: over six
-  representations (benchmarks/bench_dci.py, README "DCI importance estimators") its D and C were
+  representations (benchmarks/bench_dci.py, docs/metrics.md "DCI importance estimators") its D and C were
   up to 0.23 / 0.18 higher and its test accuracy up to 0.04 off, and no leaf size fits them all.
 
 The reference's GBT is unseeded; with tied features (duplicated codes, codes that split the points

@@ -32,7 +32,7 @@ class BetaVAEDAE(BetaVAE):
     space"), 25% cheaper, but 128 numbers under-determine a 64×64×3 image: on Room frames the
     decoder drifts to wrong colours that share the code (pixel MSE 3× that of the mean image).
     β is relative to J's magnitude, so it differs from pixel-space β-VAE values; see
-    the README's vision benchmarks for how the default was chosen.
+    docs/vision.md's benchmarks for how the default was chosen.
 
     ``pixel_weight`` adds that multiple of the pixel likelihood (``likelihood``, summed over
     pixels) to the perceptual term; 0 is the paper's pure perceptual loss. The decoder can fool a
@@ -40,7 +40,7 @@ class BetaVAEDAE(BetaVAE):
     gave checkerboard textures the DAE maps to the right features (pixel MSE 2–3× that of the mean
     image), so the default anchors the pixels. Defaults β = 32, pixel_weight = 8 (chosen on Room
     frames: reconstructions at 0.13 of the mean image's MSE with ~8 informative latents; with
-    pixel_weight = 1, β = 8 the ratio was 0.23 with all 32 latents in use; see the README).
+    pixel_weight = 1, β = 8 the ratio was 0.23 with all 32 latents in use; see docs/vision.md).
 
     Without ``dae_checkpoint``, ``prepare`` first trains a DAE with the nested ``dae.*``
     hyperparameters into ``OUT/dae`` (on the β-VAE's ``device`` and ``threads``, which override
