@@ -222,6 +222,31 @@ def test_beta_warmup_raises_the_kl_weight_linearly_then_holds_it():
         cls.Config(beta_warmup=-1).validate()
 
 
+def test_beta_vae_dae_on_darlas_network_starts_its_convolutions_from_the_trained_dae(tmp_path, frames):
+    from vision.errors import ConfigError
+    from vision.methods import get
+
+    dae = vision.fit(frames, method="dae", out_dir=tmp_path / "dae", steps=3, batch_size=16, progress=False,
+                     tensorboard=False)
+    cls = get("beta_vae_dae")
+    with pytest.raises(ConfigError, match="init_from_dae=true needs network=darla"):
+        cls.Config(init_from_dae=True).validate()
+    trained_dae = vision.checkpoint.load_model(dae, expect_method="dae")
+    shape = frames.shape[1:]
+    for init in (True, False):
+        model = cls(cls.Config(network="darla", init_from_dae=init, dae_checkpoint=str(dae)), shape)
+        model.initialize()
+        mine = [m for m in model.encoder.net if isinstance(m, torch.nn.Conv2d)]
+        theirs = [m for m in trained_dae.encoder.net if isinstance(m, torch.nn.Conv2d)]
+        mine += [m for m in model.decoder.convs if isinstance(m, torch.nn.ConvTranspose2d)]
+        theirs += [m for m in trained_dae.decoder.convs if isinstance(m, torch.nn.ConvTranspose2d)]
+        assert len(mine) == len(theirs) == 8
+        same = [torch.equal(a.weight, b.weight) and torch.equal(a.bias, b.bias) for a, b in zip(mine, theirs)]
+        assert all(same) if init else not any(same)
+    # the burgess network (the default) keeps its own, narrower convolutions
+    assert cls(cls.Config(), shape).encoder.net[6].out_channels == 32
+
+
 # -- methods declare what they build on -----------------------------------------------------------
 @pytest.fixture
 def method_on_a_dae():

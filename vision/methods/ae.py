@@ -32,8 +32,14 @@ class AutoEncoder(Method):
     def __init__(self, config, input_shape):
         super().__init__(config, input_shape)
         width = config.z_dim * (2 if self.stochastic else 1)
-        self.encoder = ConvEncoder(self.input_shape, width, self.channels, self.hidden)
-        self.decoder = ConvDecoder(self.input_shape, config.z_dim, self.channels, self.hidden)
+        channels, hidden = self.architecture(config)
+        self.encoder = ConvEncoder(self.input_shape, width, channels, hidden)
+        self.decoder = ConvDecoder(self.input_shape, config.z_dim, channels, hidden)
+
+    def architecture(self, config) -> tuple[Sequence[int], Sequence[int]]:
+        """Conv channels and MLP widths of encoder and decoder; a method whose config picks its
+        network overrides this."""
+        return self.channels, self.hidden
 
     def encode(self, x: Tensor) -> tuple[Tensor, Tensor | None]:
         h = self.encoder(x)

@@ -8,12 +8,13 @@ from pathlib import Path
 from typing import Literal
 
 import torch
-from torch import Tensor
+from torch import Tensor, nn
 
-from vision.errors import CheckpointError, FrameShapeError
+from vision.errors import CheckpointError, ConfigError, FrameShapeError
 from vision.methods.ae import DenoisingAutoEncoder
 from vision.methods.registry import register
 from vision.methods.vae import BetaVAE
+from vision.networks import DAE_CHANNELS
 
 
 def _default_dae() -> DenoisingAutoEncoder.Config:
@@ -46,6 +47,13 @@ class BetaVAEDAE(BetaVAE):
     hyperparameters into ``OUT/dae`` (on the β-VAE's ``device`` and ``threads``, which override
     ``dae.device`` and ``dae.threads``); with one, its stored hyperparameters replace ``dae.*``.
     The DAE's weights travel inside this method's checkpoint, so loading needs no second file.
+
+    ``network`` picks the encoder and decoder: ``burgess`` (the conv64 of the rest of the zoo) or
+    ``darla`` (DARLA's appendix: the DAE's Conv 32, 32, 64, 64 → FC 256 → z). ``init_from_dae``
+    (``darla`` network only) starts the conv layers of both from the trained DAE's: the DAE, fitted
+    on the same source frames without noise in its code, learns to draw the Room's small objects in
+    far fewer steps than a VAE does, and its filters hand that to the β-VAE at step 0. Still stage 1's
+    rule: source frames only, no reward, no labels.
     """
 
     name = "beta_vae_dae"
@@ -60,16 +68,27 @@ class BetaVAEDAE(BetaVAE):
         steps: int = 1900
         perceptual: Literal["bottleneck", "logits"] = "logits"
         pixel_weight: float = 8.0
+        network: Literal["burgess", "darla"] = "burgess"
+        init_from_dae: bool = False
         dae_checkpoint: str = ""
         dae: DenoisingAutoEncoder.Config = field(default_factory=_default_dae)
 
         RESUMABLE = BetaVAE.Config.RESUMABLE + ("dae_checkpoint",)
+
+        def validate(self) -> None:
+            super().validate()
+            if self.init_from_dae and self.network != "darla":
+                raise ConfigError("init_from_dae=true needs network=darla (the DAE's conv stack); "
+                                 "set vision.methods.beta_vae_dae.network=darla")
 
     def __init__(self, config, input_shape):
         super().__init__(config, input_shape)
         self.dae = DenoisingAutoEncoder(config.dae, input_shape)
         self.dae.requires_grad_(False)
         self.dae.eval()
+
+    def architecture(self, config):
+        return (DAE_CHANNELS, (256,)) if config.network == "darla" else super().architecture(config)
 
     def train(self, mode: bool = True):
         super().train(mode)
@@ -113,3 +132,8 @@ class BetaVAEDAE(BetaVAE):
 
         dae = checkpoint.load_model(self.config.dae_checkpoint, expect_method="dae")
         self.dae.load_state_dict(dae.state_dict())
+        if self.config.init_from_dae:
+            for mine, theirs in ((self.encoder.net, dae.encoder.net), (self.decoder.convs, dae.decoder.convs)):
+                convs = [(a, b) for a, b in zip(mine, theirs) if isinstance(a, (nn.Conv2d, nn.ConvTranspose2d))]
+                for a, b in convs:
+                    a.load_state_dict(b.state_dict())
