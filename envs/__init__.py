@@ -5,9 +5,10 @@ Importing this package registers the toolkit's gymnasium environments (``darla/R
 
 from envs.factors import Domain, Factor, FactorSpace
 from envs.registry import (available, make_factor_space, register_env, register_ground_truth)
+from envs.wrappers import apply_wrappers, check_spec, known_wrappers, register_wrapper
 
-__all__ = ["Domain", "Factor", "FactorSpace", "available", "make_factor_space", "register_env",
-           "register_ground_truth"]
+__all__ = ["Domain", "Factor", "FactorSpace", "apply_wrappers", "available", "check_spec", "known_wrappers",
+           "make_factor_space", "register_env", "register_ground_truth", "register_wrapper"]
 
 register_env("darla/Room-v1", "envs.room:RoomEnv",
              "first-person seek-avoid room (hat +1, lolly -1); colour domains source/target/ood")
