@@ -212,8 +212,9 @@ def train(variant_name: str, env_id: str, out_dir: str | os.PathLike, *, steps: 
           algo: str = "ppo", encoder_path: str | os.PathLike | None = None, hyperparams: dict | None = None,
           env_kwargs: dict | None = None, tensorboard_dir: str | os.PathLike | None = None,
           callbacks: Sequence[BaseCallback] = (), progress: bool = False, device: str = "cpu",
-          standardize: bool = False) -> Path:
-    """Train ``variant_name`` with ``algo`` on the *source* domain of ``env_id``; save it to ``out_dir``.
+          standardize: bool = False, domain: str | None = None) -> Path:
+    """Train ``variant_name`` with ``algo`` on ``domain`` of ``env_id`` (default: the env's training
+    domain, the first its factor space declares); save it to ``out_dir``.
 
     ``standardize`` (frozen-encoder variants) feeds the policy codes standardised with the
     encoder's statistics over its stage-1 frames (:class:`~agents.latent.CodeStandardizer`); the
@@ -228,7 +229,9 @@ def train(variant_name: str, env_id: str, out_dir: str | os.PathLike, *, steps: 
     hp = defaults_for(algo, env_id, hyperparams)
     n_envs = int(hp.pop("n_envs"))
     set_random_seed(seed)
-    venv = make_vec_env(env_id, "source", n_envs, seed, env_kwargs, factors=spec.input.ground_truth)
+    if domain is None:
+        domain = envs.make_factor_space(env_id, **(env_kwargs or {})).training_domain
+    venv = make_vec_env(env_id, domain, n_envs, seed, env_kwargs, factors=spec.input.ground_truth)
     encoder = vision.load_encoder(encoder_path) if spec.vision_method else None
     if encoder is not None and encoder.method != spec.vision_method and not spec.swappable:
         raise ValueError(f"variant {variant_name!r} expects a {spec.vision_method} checkpoint, got "

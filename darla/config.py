@@ -21,9 +21,11 @@ import agents.hyperparams  # also binds the package: agents.VARIANTS
 @dataclass
 class CollectConfig:
     """Stage 1 data: frames from the source domain, by a uniform random policy's rollouts or by
-    states drawn uniformly from the factor space (``sampling``, see :mod:`envs.collect`)."""
+    states drawn uniformly from the factor space (``sampling``, see :mod:`envs.collect`).
+    ``domain`` is the source domain of the whole run (stage 1 frames and the agents' training);
+    empty means the env's training domain (the first its factor space declares)."""
     frames: int = 20_000
-    domain: str = "source"
+    domain: str = ""
     seed: int = 0
     sampling: str = "auto"
 
@@ -56,17 +58,19 @@ class AgentConfig:
 
 @dataclass
 class TransferConfig:
-    """Stage 3: zero-shot evaluation of the unchanged agents."""
-    domains: list[str] = field(default_factory=lambda: ["source", "target", "ood"])
+    """Stage 3: zero-shot evaluation of the unchanged agents, on ``domains`` (empty: every domain the
+    env declares, its training domain first)."""
+    domains: list[str] = field(default_factory=list)
     episodes: int = 20
     seed: int = 10_000
 
 
 @dataclass
 class MetricsConfig:
-    """Disentanglement scores of each vision model against the env's ground truth (empty: none)."""
+    """Disentanglement scores of each vision model against the env's ground truth (empty: none),
+    with factors drawn from ``domain`` (empty: the run's source domain)."""
     names: list[str] = field(default_factory=list)
-    domain: str = "source"
+    domain: str = ""
     seed: int = 0
     settings: dict[str, Any] = field(default_factory=dict)
 
@@ -107,10 +111,14 @@ class RunConfig:
             raise ValueError(f"vision.seeds must be empty (one model, vision.seed) or at least 2 distinct "
                              f"integers, got {self.vision.seeds}")
         vision.methods.get(self.vision.method)  # an unknown backbone lists the known ones
-        if "source" not in self.transfer.domains:
-            raise ValueError("transfer.domains must include 'source' (target/source ratios need it)")
+        _resolve_domains(self)
         _check_sections(self)
         return self
+
+    @property
+    def source(self) -> str:
+        """The run's source domain: stage 1 frames and the agents' training (resolved by validate)."""
+        return self.collect.domain
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)
@@ -131,6 +139,27 @@ def check_run_name(name) -> str:
         raise ValueError(f"run name {name!r} must be one plain folder name (no '/', '\\', not empty, '.' or "
                          "'..'): the run directory is created inside --runs-dir; e.g. name=room_seed3")
     return name
+
+
+def _resolve_domains(config: "RunConfig") -> None:
+    """Fill the empty domain settings from the env's factor space and check every named domain
+    against it, before any stage runs: an env names its own domains (not only source/target/ood)."""
+    import envs
+
+    declared = envs.make_factor_space(config.env, **config.env_kwargs).declared_domains
+    config.collect.domain = config.collect.domain or declared[0]
+    config.transfer.domains = list(config.transfer.domains) or list(declared)
+    config.metrics.domain = config.metrics.domain or config.collect.domain
+    named = {"collect.domain": [config.collect.domain], "transfer.domains": config.transfer.domains,
+             "metrics.domain": [config.metrics.domain]}
+    unknown = [f"{key}={name!r}" for key, names in named.items() for name in names if name not in declared + ["all"]]
+    if unknown:
+        raise ValueError(f"{', '.join(unknown)}: {config.env} has no such domain; its domains: {declared}")
+    if config.collect.domain not in config.transfer.domains:
+        raise ValueError(f"transfer.domains {config.transfer.domains} must include the source domain "
+                         f"{config.collect.domain!r} (collect.domain): every 'vs source' ratio divides by it")
+    if len(set(config.transfer.domains)) != len(config.transfer.domains):
+        raise ValueError(f"transfer.domains {config.transfer.domains} names a domain twice")
 
 
 def _check_numbers(config: "RunConfig") -> None:

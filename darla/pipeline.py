@@ -164,7 +164,7 @@ def write_report(run_dir: Path, config: RunConfig, log: Callable[[str], None] = 
     :func:`run` ends with it; ``darla report`` calls it alone, for instance once stages that ran on
     different machines have been copied into one run directory."""
     rows = collect_rows(run_dir, config)
-    summary = transfer.summarize(rows)
+    summary = transfer.summarize(rows, baseline=config.source, order=config.transfer.domains)
     files = transfer.write_results(rows, run_dir, summary)
     scores = {m: json.loads((run_dir / "metrics" / m / "scores.json").read_text())
               for m in vision_model_names(config) if (run_dir / "metrics" / m / "scores.json").exists()}
@@ -252,7 +252,7 @@ def _train_agent(folder: Path, config: RunConfig, name: str, seed: int, checkpoi
                  hyperparams=config.agent.hyperparams,
                  env_kwargs=config.env_kwargs, tensorboard_dir=run_dir / "tb" / "agents" / f"{name}_seed{seed}",
                  callbacks=callbacks, progress=progress, device=config.agent.device,
-                 standardize=config.agent.standardize)
+                 standardize=config.agent.standardize, domain=config.source)
 
 
 def _evaluate(folder: Path, config: RunConfig, agent_dir: Path) -> None:
@@ -323,7 +323,7 @@ def _plot(summary: list[dict], path: Path) -> None:
     import matplotlib.pyplot as plt
 
     variants = sorted({s["variant"] for s in summary})
-    domains = [d for d in ("source", "target", "ood") if any(s["domain"] == d for s in summary)]
+    domains = list(dict.fromkeys(s["domain"] for s in summary))  # summarize's order: the config's
     width = 0.8 / max(1, len(domains))
     fig, ax = plt.subplots(figsize=(1.6 + 1.4 * len(variants), 3.2))
     for j, domain in enumerate(domains):

@@ -42,9 +42,10 @@ def check_sampling(sampling: str) -> str:
     return sampling
 
 
-def collect(env_id: str, out: str | os.PathLike, frames: int, domain: str = "source", seed: int = 0,
+def collect(env_id: str, out: str | os.PathLike, frames: int, domain: str | None = None, seed: int = 0,
             policy: Policy | None = None, progress: bool = True, sampling: str = "auto", **env_kwargs) -> str:
-    """Collect ``frames`` observations from ``env_id``'s ``domain`` into ``out``; returns the path.
+    """Collect ``frames`` observations from ``env_id``'s ``domain`` (default: its training domain)
+    into ``out``; returns the path.
 
     The file appears only once complete. ``sampling`` is one of :data:`SAMPLINGS` (see the module
     docstring). In a rollout, episodes restart on termination or truncation and the policy receives
@@ -59,10 +60,9 @@ def collect(env_id: str, out: str | os.PathLike, frames: int, domain: str = "sou
         raise ValueError(f"{env_id!r} is a procedural dataset with no dynamics to roll out; use sampling=factors")
     if sampling == "factors" and policy is not None:
         raise ValueError("a policy only applies to sampling=rollout")
-    space = make_factor_space(env_id, **env_kwargs) if not is_env(env_id) else None
+    space = make_factor_space(env_id, **env_kwargs)
+    domain = space.domain(domain or space.training_domain).name  # unknown domain: fail before any file
     env = make_env(env_id, domain=domain, **env_kwargs) if is_env(env_id) else None
-    space = space or env.unwrapped.factor_space
-    space.domain(domain)  # unknown domain: fail before creating any file
     domain_names = [d for d in space.domains if d != "all"]
     attrs = {"env_id": env_id, "domain": domain, "seed": seed, "sampling": sampling,
              "policy": "none" if sampling == "factors" else "random" if policy is None else

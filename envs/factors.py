@@ -96,6 +96,18 @@ class FactorSpace(abc.ABC):
             domain.space = self
             self.domains[domain.name] = domain
 
+    @property
+    def training_domain(self) -> str:
+        """Where vision and agents learn: the first domain the space declares ("all" when it
+        declares none). The others are the shifts a policy is evaluated on zero-shot."""
+        return self.declared_domains[0]
+
+    @property
+    def declared_domains(self) -> list[str]:
+        """Every domain the space declares, in order, the training one first ("all" when none)."""
+        declared = [name for name in self.domains if name != "all"]
+        return declared or ["all"]
+
     # -- shape of the grid -------------------------------------------------------------------
     @property
     def names(self) -> tuple[str, ...]:

@@ -69,7 +69,8 @@ def records(variant: str, seed: int, returns: dict[str, list[float]]) -> list[di
             for domain, values in returns.items() for i, r in enumerate(values)]
 
 
-def summarize(rows: Iterable[dict], n_boot: int = 2000) -> list[dict]:
+def summarize(rows: Iterable[dict], n_boot: int = 2000, baseline: str = "source",
+              order: Sequence[str] = ("source", "target", "ood")) -> list[dict]:
     """One row per (variant, domain): mean ± std over seeds of per-seed mean returns, IQM of all
     episodes with a 95% bootstrap CI stratified by seed, and the ratio to the variant's source mean."""
     grouped: dict[tuple[str, str], dict[int, list[float]]] = defaultdict(lambda: defaultdict(list))
@@ -84,12 +85,12 @@ def summarize(rows: Iterable[dict], n_boot: int = 2000) -> list[dict]:
                         "episodes": int(sum(len(v) for v in strata)), "mean": float(seed_means.mean()),
                         "std": float(seed_means.std(ddof=1)) if len(seed_means) > 1 else 0.0,
                         "iqm": iqm(np.concatenate(strata)), "iqm_ci_low": low, "iqm_ci_high": high})
-    source = {s["variant"]: s["mean"] for s in summary if s["domain"] == "source"}
+    source = {s["variant"]: s["mean"] for s in summary if s["domain"] == baseline}
     for s in summary:
         base = source.get(s["variant"])
         s["vs_source"] = s["mean"] / base if base not in (None, 0.0) else None
-    order = {"source": 0, "target": 1, "ood": 2}
-    return sorted(summary, key=lambda s: (s["variant"], order.get(s["domain"], 9), s["domain"]))
+    rank = {domain: i for i, domain in enumerate(order)}
+    return sorted(summary, key=lambda s: (s["variant"], rank.get(s["domain"], len(rank)), s["domain"]))
 
 
 def markdown_table(summary: Sequence[dict]) -> str:

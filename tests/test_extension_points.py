@@ -1,11 +1,16 @@
 """Adding to the toolkit is one definition plus one registration, with no other file edited."""
 
+import json
+
+import gymnasium
 import numpy as np
 import pytest
 from gymnasium import spaces
 from stable_baselines3.common.vec_env import VecEnvWrapper
 
 import agents
+import envs
+import envs.dataset
 from agents.agent import VARIANTS
 from eval import transfer
 
@@ -54,3 +59,80 @@ def test_a_variant_with_a_new_kind_of_input_trains_saves_reloads_and_transfers(t
     assert set(returns) == {"source", "target"}
     with pytest.raises(ValueError, match="registered twice"):
         agents.register_variant(agents.Variant("quadrants", None, QuadrantInput(), "another"))
+
+
+# -- an environment with its own domain names ------------------------------------------------------
+class LampSpace(envs.FactorSpace):
+    """A lit square at one of four columns; the lamp's colour decides the domain (day: warm, night: cold)."""
+
+    COLOURS = np.array([[250, 220, 120], [240, 160, 60], [60, 90, 200], [40, 40, 120]], np.uint8)
+
+    def __init__(self):
+        warm = envs.Domain("day", lambda f: f[:, 1] < 2, "warm lamps")
+        cold = envs.Domain("night", lambda f: f[:, 1] >= 2, "cold lamps")
+        super().__init__([envs.Factor("column", 4), envs.Factor("colour", 4)], (16, 16, 3), [warm, cold])
+
+    def render(self, factors):
+        frames = np.zeros((len(factors), 16, 16, 3), np.uint8)
+        for frame, (column, colour) in zip(frames, factors):
+            frame[6:10, 4 * column:4 * column + 4] = self.COLOURS[colour]
+        return frames
+
+
+class LampEnv(gymnasium.Env):
+    """Walk the lamp to the right edge (+1), in ten steps at most."""
+
+    def __init__(self, domain="day"):
+        self.factor_space = LampSpace()
+        self.domain = self.factor_space.domain(domain).name
+        self.observation_space = spaces.Box(0, 255, (16, 16, 3), np.uint8)
+        self.action_space = spaces.Discrete(2)
+
+    def reset(self, seed=None, options=None):
+        super().reset(seed=seed)
+        seed_rng = np.random.default_rng(int(self.np_random.integers(2**31)))
+        self.state = self.factor_space.sample(1, seed_rng, self.domain)[0].copy()
+        self.state[0], self.t = 0, 0
+        return self.factor_space.render(self.state[None])[0], {"factors": self.state.copy()}
+
+    def step(self, action):
+        self.state[0] = int(np.clip(self.state[0] + (1 if action else -1), 0, 3))
+        self.t += 1
+        done = self.state[0] == 3
+        frame = self.factor_space.render(self.state[None])[0]
+        return frame, float(done), bool(done), self.t >= 10, {"factors": self.state.copy()}
+
+
+@pytest.fixture
+def lamp_env():
+    envs.register_env("test/Lamp-v0", LampEnv, "a lamp to walk right, by day or by night")
+    yield "test/Lamp-v0"
+    del gymnasium.registry["test/Lamp-v0"]
+    del envs.registry._ENVS["test/Lamp-v0"]
+
+
+def test_an_env_with_its_own_domain_names_runs_the_whole_pipeline(tmp_path, lamp_env):
+    from darla import config as config_module
+    from darla.pipeline import run
+
+    tiny = [f"env={lamp_env}", "collect.frames=64", "collect.sampling=factors", "agent.steps=64",
+            "agent.hyperparams.n_steps=8", "agent.hyperparams.batch_size=64", "transfer.episodes=2",
+            "threads=1", "jobs=1", "variants=darla", "name=lamp"] + \
+        [f"vision.methods.{m}.{k}" for m in ("dae", "beta_vae_dae") for k in ("steps=2", "batch_size=16")]
+    data = config_module.apply_overrides(config_module.load("quickstart").to_dict(), tiny)
+    data["collect"]["domain"], data["transfer"]["domains"] = "", []   # the env's own, not the Room's
+    cfg = config_module.RunConfig.from_dict(data)
+    run_dir = run(cfg, tmp_path, log=lambda line: None)
+    resolved = json.loads((run_dir / "config.json").read_text())
+    assert resolved["collect"]["domain"] == "day" and resolved["transfer"]["domains"] == ["day", "night"]
+    with envs.dataset.FrameDataset(run_dir / "collect" / "source.h5") as ds:
+        frames, factors = ds.load()
+        assert ds.meta["domain"] == "day" and (factors[:, 1] < 2).all()
+    summary = json.loads((run_dir / "transfer.json").read_text())["summary"]
+    assert [s["domain"] for s in summary] == ["day", "night"]
+    assert summary[0]["vs_source"] == pytest.approx(1.0) or summary[0]["mean"] == 0.0
+
+    data["name"], data["transfer"]["domains"] = "lamp2", ["day", "ood"]
+    with pytest.raises(ValueError, match=r"transfer.domains='ood': test/Lamp-v0 has no such domain; its domains: \['day', 'night'\]"):
+        run(config_module.RunConfig.from_dict(data), tmp_path, log=lambda line: None)
+    assert not (tmp_path / "lamp2").exists(), "refused before the run directory is touched"

@@ -6,7 +6,8 @@ def register(subparsers) -> None:
                               description="Run a uniform random policy in ENV_ID's domain (or sample a "
                                           "procedural dataset) and write frames, factors and metadata.")
     p.add_argument("env_id", help="a registered environment or dataset (see `darla envs`)")
-    p.add_argument("--domain", default="source", help="domain to collect from (default: source)")
+    p.add_argument("--domain", default="", help="domain to collect from (default: the env's training domain, "
+                   "the first `darla envs` lists)")
     p.add_argument("--frames", type=int, required=True, help="number of frames")
     p.add_argument("--out", required=True, help="output .h5 file (written atomically)")
     p.set_defaults(out_kind="file")  # checked by darla.cli before the command runs
@@ -26,5 +27,5 @@ def run(args) -> None:
     del envs  # imported for its registrations
     if not 1 <= args.frames <= MAX_FRAMES:  # before h5py is asked for an absurd dataset
         raise ValueError(f"--frames {args.frames:,} is out of range: give 1 to {MAX_FRAMES:,} frames")
-    path = collect(args.env_id, args.out, args.frames, domain=args.domain, seed=args.seed, sampling=args.sampling)
-    print(f"wrote {args.frames} frames of {args.env_id}:{args.domain} to {path}")
+    path = collect(args.env_id, args.out, args.frames, domain=args.domain or None, seed=args.seed, sampling=args.sampling)
+    print(f"wrote {args.frames} frames of {args.env_id}:{args.domain or 'its training domain'} to {path}")
