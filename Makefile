@@ -21,7 +21,7 @@ quickstart: $(STAMP)
 	$(BIN)/darla run quickstart
 
 test: $(STAMP)
-	$(BIN)/ruff check darla envs vision agents eval tests benchmarks
+	$(BIN)/ruff check artifacts darla envs vision agents eval tests benchmarks
 	$(BIN)/python -m pytest -q
 
 test-slow: $(STAMP)

@@ -23,7 +23,6 @@ import inspect
 import json
 import os
 import shutil
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Sequence
@@ -43,6 +42,7 @@ from stable_baselines3.common.vec_env import DummyVecEnv, VecEnv, VecTransposeIm
 import envs
 import vision
 from agents import storage
+from artifacts import package_version, temporary_folder
 from agents.hyperparams import defaults_for
 from agents.latent import CodeStandardizer, FactorObservations, LatentObservations
 from agents.storage import AgentFileError
@@ -250,7 +250,7 @@ def train(variant_name: str, env_id: str, out_dir: str | os.PathLike, *, steps: 
     record = {"variant": variant_name, "algo": algo, "env_id": env_id, "env_kwargs": dict(env_kwargs or {}),
               "seed": seed, "steps": steps, "hyperparams": _jsonable(hyperparams or {}),
               "policy_kwargs": plain_policy_kwargs,
-              "encoder": ENCODER_FILE if encoder_path else None, "darla_version": vision.checkpoint.toolkit_version()}
+              "encoder": ENCODER_FILE if encoder_path else None, "darla_version": package_version()}
     record["standardize"] = standardizer is not None
     if standardizer is not None:
         record["standardization"] = standardizer.record(encoder_path)
@@ -309,8 +309,7 @@ def _save_atomically(out: Path, model: BaseAlgorithm, record: dict, encoder_path
     (an open dict); the model goes to ``policy.safetensors`` + ``policy.json`` (:mod:`agents.storage`)."""
     out.mkdir(parents=True, exist_ok=True)
     (out / SPEC_FILE).unlink(missing_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=".saving.", dir=out))
-    try:
+    with temporary_folder(out) as tmp:
         storage.save(tmp, model, record["algo"], _constructor_hyperparams(record))
         if encoder_path:
             shutil.copyfile(encoder_path, tmp / ENCODER_FILE)
@@ -319,8 +318,6 @@ def _save_atomically(out: Path, model: BaseAlgorithm, record: dict, encoder_path
             if (tmp / name).exists():
                 os.replace(tmp / name, out / name)
         (out / storage.LEGACY_FILE).unlink(missing_ok=True)  # an older save in the same folder
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
     return out
 
 

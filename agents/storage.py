@@ -14,7 +14,6 @@ which only further training would need; a loaded agent acts.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import math
 from pathlib import Path
@@ -26,6 +25,8 @@ import torch
 from gymnasium import spaces
 from stable_baselines3.common.base_class import BaseAlgorithm
 from stable_baselines3.common.vec_env import DummyVecEnv
+
+from artifacts import file_sha256 as sha256
 
 FORMAT = "darla.agent-policy/1"
 WEIGHTS_FILE, POLICY_FILE = "policy.safetensors", "policy.json"
@@ -71,14 +72,6 @@ def save(folder: Path, model: BaseAlgorithm, algo: str, hyperparams: Mapping[str
         "weights_sha256": sha256(folder / WEIGHTS_FILE),
     }
     (folder / POLICY_FILE).write_text(json.dumps(description, indent=2, allow_nan=False))
-
-
-def sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 # -- loading ---------------------------------------------------------------------------------------

@@ -4,9 +4,6 @@ This package is the pipeline and the command line; the building blocks live in t
 packages ``envs``, ``vision``, ``agents`` and ``eval``.
 """
 
-from importlib.metadata import PackageNotFoundError, version
+from artifacts import package_version
 
-try:
-    __version__ = version("darla")
-except PackageNotFoundError:  # running from a source tree that was never installed
-    __version__ = "0+unknown"
+__version__ = package_version()

@@ -30,9 +30,9 @@ import envs.collect
 import envs.dataset
 import vision
 from darla.config import RunConfig
-from darla.stages import Stages, locked, write_json_atomic
+from artifacts import atomic_path, write_json_atomic, write_text_atomic
+from darla.stages import Stages, locked
 from eval import transfer
-from vision.atomic import atomic_path
 
 DATASET = "source.h5"
 
@@ -171,8 +171,7 @@ def write_report(run_dir: Path, config: RunConfig, log: Callable[[str], None] = 
     selections = {m: json.loads((run_dir / "select" / m / "selection.json").read_text())
                   for m in vision_plan(config) if (run_dir / "select" / m / "selection.json").exists()}
     _plot(summary, run_dir / "transfer.png")
-    with atomic_path(run_dir / "report.md") as tmp:
-        tmp.write_text(_report(config, files["md"].read_text(), scores, note, selections))
+    write_text_atomic(run_dir / "report.md", _report(config, files["md"].read_text(), scores, note, selections))
     log(f"\n{files['md'].read_text()}")
     log(f"report: {run_dir / 'report.md'}")
 
@@ -336,10 +335,9 @@ def _plot(summary: list[dict], path: Path) -> None:
     ax.axhline(0, color="black", linewidth=0.5)
     ax.legend(frameon=False)
     fig.tight_layout()
-    tmp = path.with_name(".transfer.tmp.png")
-    fig.savefig(tmp, dpi=120)
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, dpi=120, format="png")
     plt.close(fig)
-    tmp.replace(path)
 
 
 def _report(config: RunConfig, table: str, scores: dict, note: str = "", selections: dict | None = None) -> str:

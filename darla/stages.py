@@ -29,6 +29,8 @@ import uuid
 from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator
 
+from artifacts import write_json_atomic
+
 MARKER, STARTED, PENDING = "stage.json", ".started.json", ".pending"
 LOCK = ".darla.lock"
 
@@ -81,12 +83,6 @@ def read_record(path: Path) -> dict | None:
 
 def fingerprint(settings: Any) -> str:
     return hashlib.sha256(json.dumps(settings, sort_keys=True, default=str).encode()).hexdigest()[:16]
-
-
-def write_json_atomic(path: Path, data: Any) -> None:
-    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex[:8]}.tmp")
-    tmp.write_text(json.dumps(data, indent=2, default=str))
-    os.replace(tmp, path)
 
 
 class Stages:

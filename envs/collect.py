@@ -15,11 +15,12 @@ datasets, which have no dynamics, so every name ``darla envs`` lists can be coll
 from __future__ import annotations
 
 import os
-from importlib.metadata import PackageNotFoundError, version
 from typing import Callable
 
 import numpy as np
 from tqdm.auto import tqdm
+
+from artifacts import package_version
 
 from envs.dataset import DatasetWriter
 from envs.registry import check_name, is_env, make_env, make_factor_space
@@ -67,7 +68,7 @@ def collect(env_id: str, out: str | os.PathLike, frames: int, domain: str | None
     attrs = {"env_id": env_id, "domain": domain, "seed": seed, "sampling": sampling,
              "policy": "none" if sampling == "factors" else "random" if policy is None else
              getattr(policy, "__name__", type(policy).__name__), "factor_names": list(space.names),
-             "factor_sizes": list(space.sizes), "domain_names": domain_names, "darla_version": _version(),
+             "factor_sizes": list(space.sizes), "domain_names": domain_names, "darla_version": package_version(),
              "env_kwargs": dict(env_kwargs)}
     rng = np.random.default_rng(seed)
     bar = tqdm(total=frames, desc=f"collect {env_id}:{domain}", unit="frame", disable=not progress)
@@ -108,10 +109,3 @@ def _sample_batches(space, domain: str, frames: int, rng: np.random.Generator):
     for start in range(0, frames, BATCH):
         factors = space.sample(min(BATCH, frames - start), rng, domain=domain, reachable=True)
         yield space.render(factors), factors
-
-
-def _version() -> str:
-    try:
-        return version("darla")
-    except PackageNotFoundError:
-        return "0+unknown"

@@ -15,14 +15,16 @@ under a temporary name and renamed only when complete, so an interrupted collect
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
-import tempfile
 from pathlib import Path
 from typing import Iterator, Mapping
 
 import h5py
 import numpy as np
+
+from artifacts import atomic_path
 
 CHUNK = 256
 
@@ -45,9 +47,9 @@ class DatasetWriter:
             raise FileNotFoundError(f"output folder {parent} does not exist; create it or choose another --out")
         if not os.access(parent, os.W_OK):
             raise PermissionError(f"cannot write to {parent}; choose a writable --out path")
-        fd, tmp = tempfile.mkstemp(prefix=f".{self.path.name}.", suffix=".tmp", dir=parent)
-        os.close(fd)
-        self._tmp = Path(tmp)
+        # the file is written under a temporary name that replaces ``path`` once closed complete
+        self._target = contextlib.ExitStack()
+        self._tmp = self._target.enter_context(atomic_path(self.path))
         self.num_frames = int(num_frames)
         self._file = h5py.File(self._tmp, "w")
         chunk = min(CHUNK, max(1, self.num_frames))
@@ -76,17 +78,15 @@ class DatasetWriter:
             raise RuntimeError(f"only {self.written} of {self.num_frames} frames written; no file kept")
         self._file.attrs["complete"] = True
         self._file.close()
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(self._tmp, 0o666 & ~umask)  # mkstemp creates 0600; give the file normal permissions
-        os.replace(self._tmp, self.path)
+        self._target.close()
         return self.path
 
     def abort(self) -> None:
         try:
             self._file.close()
         finally:
-            self._tmp.unlink(missing_ok=True)
+            aborted = RuntimeError("dataset not completed")
+            self._target.__exit__(RuntimeError, aborted, None)  # deletes the temporary file
 
     def __enter__(self) -> "DatasetWriter":
         return self

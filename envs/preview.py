@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import os
-from pathlib import Path
 
 import cv2
 import numpy as np
@@ -27,13 +25,3 @@ def domain_grid(space: FactorSpace, per_domain: int = 8, seed: int = 0, scale: i
         rows.append(np.concatenate([label, row]))
     return np.concatenate(rows)
 
-
-def write_png(path: str | os.PathLike, rgb: np.ndarray) -> None:
-    """Write an RGB image atomically (temp file, then rename)."""
-    path = Path(path)
-    if not path.resolve().parent.is_dir():
-        raise FileNotFoundError(f"output folder {path.resolve().parent} does not exist")
-    tmp = path.with_name(f".{path.stem}.tmp{path.suffix or '.png'}")
-    if not cv2.imwrite(str(tmp), np.ascontiguousarray(rgb[..., ::-1])):
-        raise PermissionError(f"could not write {path}; check the path and its extension (.png)")
-    os.replace(tmp, path)

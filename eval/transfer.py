@@ -18,6 +18,7 @@ from typing import Iterable, Protocol, Sequence
 
 import numpy as np
 
+from artifacts import write_text_atomic
 from eval.stats import iqm, stratified_bootstrap_ci
 
 FIELDS = ("variant", "seed", "domain", "episode", "return")
@@ -116,7 +117,5 @@ def write_results(rows: Sequence[dict], out_dir: str | os.PathLike,
     files = {"json": out / "transfer.json", "csv": out / "transfer.csv", "md": out / "transfer.md"}
     for kind, text in (("json", json.dumps({"episodes": list(rows), "summary": summary}, indent=1)),
                        ("csv", buffer.getvalue()), ("md", markdown_table(summary))):
-        tmp = files[kind].with_name(files[kind].name + ".tmp")
-        tmp.write_text(text)
-        os.replace(tmp, files[kind])
+        write_text_atomic(files[kind], text)
     return files

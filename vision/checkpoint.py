@@ -23,26 +23,18 @@ from __future__ import annotations
 
 import os
 from dataclasses import asdict
-from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
 
+from artifacts import atomic_path, package_version
 from vision import config as cfg
-from vision.atomic import atomic_path
 from vision.errors import CheckpointError
 from vision.methods import get as get_method
 
 FORMAT = "darla.vision/1"
-
-
-def toolkit_version() -> str:
-    try:
-        return version("darla")
-    except PackageNotFoundError:  # a source tree that was never installed
-        return "0+unknown"
 
 
 def _rng_state() -> dict[str, Any]:
@@ -65,7 +57,7 @@ def save(path: Path, model, optimizers: dict, step: int, code_stats: dict | None
         "method": model.name,
         "config": asdict(model.config),
         "input_shape": list(model.input_shape),
-        "version": toolkit_version(),
+        "version": package_version(),
         "torch_version": str(torch.__version__),
         "step": int(step),
         "complete": int(step) >= model.config.steps,

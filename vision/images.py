@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 
 import cv2
 import numpy as np
 import torch
 
-from vision.atomic import atomic_path
 from vision.data import to_frames
 from vision.losses import kl_normal
 
@@ -81,13 +79,3 @@ def traversal_grid(model, frame: torch.Tensor, scores: np.ndarray, kind: str, sp
                     0.33, (0, 0, 0), 1, cv2.LINE_AA)
     return canvas
 
-
-def write_png(path: Path, image: np.ndarray) -> Path:
-    """Write an RGB uint8 image atomically."""
-    path = Path(path)
-    ok, data = cv2.imencode(".png", cv2.cvtColor(image, cv2.COLOR_RGB2BGR))
-    if not ok:
-        raise RuntimeError(f"could not encode {path.name} as PNG")
-    with atomic_path(path) as tmp:
-        tmp.write_bytes(data.tobytes())
-    return path

@@ -21,10 +21,10 @@ import numpy as np
 import torch
 
 from vision import checkpoint, config as cfg
-from vision.atomic import atomic_path
+from artifacts import atomic_path, write_png
 from vision.data import as_uint8_array, batch_indices, check_frames, step_generator, to_model_input
 from vision.errors import CheckpointError, ConfigError, NonFiniteLossError
-from vision.images import latent_scores, reconstruction_grid, traversal_grid, write_png
+from vision.images import latent_scores, reconstruction_grid, traversal_grid
 from vision.losses import kl_normal
 from vision.methods import get as get_method
 from vision.methods._samplers import FactorBatches, check_factors

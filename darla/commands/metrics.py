@@ -12,11 +12,11 @@ checkpoints each is scored separately and UDR compares them.
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 import time
 from pathlib import Path
 from typing import Callable, Mapping
+
+from artifacts import write_json_atomic
 
 
 def register(subparsers) -> None:
@@ -125,18 +125,6 @@ def _brief(scores: Mapping) -> str:
     return "  ".join(f"{k}={v:.3f}" for k, v in scores.items() if isinstance(v, float))
 
 
-def write_json_atomic(path: Path, doc: dict) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w") as f:
-            json.dump(doc, f, indent=2)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 def run(args) -> None:
     import envs
     import vision
@@ -154,5 +142,6 @@ def run(args) -> None:
         encoders[path] = vision.load_encoder(path, device=args.device)
     doc = score_models(space, encoders, names, args.seed, args.domain, settings, log=print)
     doc["meta"].update({"env": args.env, "checkpoints": list(args.checkpoints)})
+    out.parent.mkdir(parents=True, exist_ok=True)
     write_json_atomic(out, doc)
     print(f"wrote {out}")

@@ -14,7 +14,8 @@ def register(subparsers) -> None:
 
 def run(args) -> None:
     import envs
-    from envs.preview import domain_grid, write_png
+    from artifacts import write_png
+    from envs.preview import domain_grid
 
     space = envs.make_factor_space(args.env_id)
     write_png(args.out, domain_grid(space, args.per_domain, args.seed, args.scale))

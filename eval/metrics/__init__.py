@@ -31,14 +31,11 @@ def versions() -> dict[str, str]:
     import numpy
     import scipy
     import sklearn
-    from importlib.metadata import PackageNotFoundError, version
 
-    try:  # from package metadata: eval never imports the pipeline package
-        darla_version = version("darla")
-    except PackageNotFoundError:
-        darla_version = "unknown"
+    from artifacts import package_version
+
     return {"numpy": numpy.__version__, "scipy": scipy.__version__, "scikit-learn": sklearn.__version__,
-            "darla": darla_version}
+            "darla": package_version()}
 
 
 __all__ = ["Metric", "evaluate", "get", "names", "register", "versions", "beta_vae_from_features",
