@@ -275,3 +275,21 @@ def test_registered_wrappers_and_aliases_work_in_specs():
     env = apply_wrappers(Frames(constant=True), ["invert_for_test", {"name": "color_jitter", "hue": 0}, "greyscale"])
     obs, _ = env.reset(seed=0)
     assert obs.shape == (32, 32, 1) and obs.min() > 100  # 255 - 0, jittered by at most 30%
+
+
+def test_single_channel_frames_work_with_the_channel_agnostic_transforms():
+    spec = ["grayscale", {"name": "background", "colour": [0], "texture": "stripes"}, {"name": "blur"},
+            {"name": "brightness", "gain": 0.5}, {"name": "lighting"}, {"name": "sensor_noise", "salt_pepper": 0.1},
+            {"name": "resize", "size": 16}, {"name": "frame_stack", "k": 2, "channels": True}]
+    env = apply_wrappers(Frames(shape=(32, 32, 3), constant=True), spec)
+    assert env.observation_space.shape == (16, 16, 2)
+    obs, _ = env.reset(seed=0)
+    assert obs in env.observation_space
+    assert env.step(0)[0] in env.observation_space
+
+
+def test_sensor_noise_has_the_requested_spread():
+    env = apply_wrappers(Frames(shape=(64, 64, 3)), [{"name": "sensor_noise", "std": 20}])
+    env.reset(seed=0)
+    noise = env.observation(np.full((64, 64, 3), 128, np.uint8)).astype(float) - 128
+    assert abs(noise.std() - 20) < 1 and abs(noise.mean()) < 1
