@@ -1,6 +1,7 @@
 """Speed of the observation wrappers (envs/wrappers.py): steps/s of each on 64×64 and 96×96 frames, one core.
 
     nice -n 5 env OMP_NUM_THREADS=1 .venv/bin/python benchmarks/bench_wrappers.py [--steps 3000] [--out table.md]
+    .venv/bin/python benchmarks/bench_wrappers.py --figure docs/img/wrappers.png   # the docs' picture, no timing
 
 Each wrapper wraps a trivial env that returns pre-drawn random RGB frames (so the env itself costs next
 to nothing and the figure is the wrapper's), and then darla/Room-v1 at the same frame size. Time is the
@@ -82,13 +83,44 @@ def best(make, spec, steps: int, repeats: int) -> float:
     return max(steps_per_second(env, steps, seed) for seed in range(repeats))
 
 
+FIGURE = [
+    ("none", []),
+    ("hue_rotate 120", [{"name": "hue_rotate", "degrees": 120}]),
+    ("colour_jitter", [{"name": "colour_jitter"}]),
+    ("brightness 0.6", [{"name": "brightness", "gain": 0.6}]),
+    ("lighting", [{"name": "lighting", "strength": 0.6}]),
+    ("background (ceiling)", [{"name": "background", "colour": [205, 205, 215]}]),
+    ("background alpha 0.3", [{"name": "background", "alpha": 0.3}]),
+    ("blur 1.5", [{"name": "blur", "sigma": 1.5}]),
+    ("sensor_noise 16", [{"name": "sensor_noise", "std": 16, "salt_pepper": 0.02}]),
+    ("grayscale", ["grayscale"]),
+]
+
+
+def figure(path: str, seeds=(0, 1, 2)):
+    """One column per transform, one row per reset seed: the first frame of a darla/Room-v1 episode at 96×96."""
+    columns = []
+    for label, spec in FIGURE:
+        env = apply_wrappers(gymnasium.make("darla/Room-v1", size=96), spec)
+        frames = [env.reset(seed=seed)[0] for seed in seeds]
+        frames = [np.repeat(f, 3, axis=2) if f.shape[2] == 1 else f for f in frames]
+        title = np.full((14, 96, 3), 255, np.uint8)
+        cv2.putText(title, label, (2, 10), cv2.FONT_HERSHEY_PLAIN, 0.6, (0, 0, 0), 1, cv2.LINE_AA)
+        columns.append(np.concatenate([title, *frames], axis=0))
+    grid = np.concatenate([np.pad(c, ((0, 0), (0, 2), (0, 0)), constant_values=255) for c in columns], axis=1)
+    cv2.imwrite(path, grid[..., ::-1])
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--steps", type=int, default=3000)
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--sizes", type=int, nargs="+", default=[64, 96])
     parser.add_argument("--out", help="also write the markdown table to this file")
+    parser.add_argument("--figure", help="only draw what each transform does to Room frames, to this PNG")
     args = parser.parse_args()
+    if args.figure:
+        return figure(args.figure)
     if hasattr(os, "sched_setaffinity"):
         os.sched_setaffinity(0, {sorted(os.sched_getaffinity(0))[0]})
     cv2.setNumThreads(1)

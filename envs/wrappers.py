@@ -547,7 +547,8 @@ def _normal_quantiles() -> np.ndarray:
 
 class SensorNoise(ImageTransform):
     """Per-pixel sensor noise, new at every step: Gaussian of ``std`` (in 0-255 units) plus, with
-    probability ``salt_pepper``, pixels stuck at 0 or 255. Drawn from the reset-seeded generator.
+    probability ``salt_pepper``, pixels stuck at 0 or 255 (all channels; either with probability 1/2).
+    Drawn from the reset-seeded generator.
 
     The Gaussian is drawn by inverse transform from random 16-bit integers through a table of
     quantiles (tails cut at 4.3 std), three times faster than ``standard_normal`` and, once rounded
@@ -569,17 +570,17 @@ class SensorNoise(ImageTransform):
         if self.std:
             index = self.rng.integers(0, 65536, frame.shape, dtype=np.uint16)
             out = _hwc(cv2.add(frame, np.take(self._table, index), dtype=cv2.CV_8U), self.channels)
-        if self.salt_pepper:
-            u = self.rng.random(frame.shape[:2], dtype=np.float32)
+        if self.salt_pepper:  # each pixel stuck with probability p: a binomial count, then which pixels
+            pixels = self.height * self.width
+            stuck = self.rng.choice(pixels, self.rng.binomial(pixels, self.salt_pepper), replace=False)
             out = out.copy() if out is frame else out
-            out[u < self.salt_pepper / 2] = 0
-            out[u > 1 - self.salt_pepper / 2] = 255
+            out.reshape(pixels, -1)[stuck] = np.where(self.rng.random(len(stuck)) < 0.5, 0, 255)[:, None]
         return out
 
 
 # -- registry and specs ----------------------------------------------------------------------------
 _WRAPPERS: dict[str, tuple[Callable[..., gymnasium.Env], str]] = {}
-_ALIASES = {"greyscale": "grayscale", "color_jitter": "colour_jitter", "crop": "resize"}
+_ALIASES = {"greyscale": "grayscale", "color_jitter": "colour_jitter"}  # both spellings work
 
 
 def register_wrapper(name: str, factory: Callable[..., gymnasium.Env], description: str) -> None:

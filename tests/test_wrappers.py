@@ -293,3 +293,12 @@ def test_sensor_noise_has_the_requested_spread():
     env.reset(seed=0)
     noise = env.observation(np.full((64, 64, 3), 128, np.uint8)).astype(float) - 128
     assert abs(noise.std() - 20) < 1 and abs(noise.mean()) < 1
+
+
+def test_salt_and_pepper_sticks_the_requested_share_of_pixels_at_black_or_white():
+    env = apply_wrappers(Frames(shape=(64, 64, 3)), [{"name": "sensor_noise", "std": 0, "salt_pepper": 0.2}])
+    env.reset(seed=0)
+    out = env.observation(np.full((64, 64, 3), 128, np.uint8))
+    black, white = (out == 0).all(axis=2).mean(), (out == 255).all(axis=2).mean()
+    assert abs(black - 0.1) < 0.02 and abs(white - 0.1) < 0.02
+    assert ((out == 0) | (out == 128) | (out == 255)).all()
