@@ -214,7 +214,7 @@ def _check_sections(config: "RunConfig") -> None:
         try:
             for name in config.metrics.names:
                 registry.get(name)
-            registry._split_overrides(list(config.metrics.names), dict(config.metrics.settings))
+            registry.settings_per_metric(list(config.metrics.names), dict(config.metrics.settings))
         except (KeyError, TypeError, ValueError) as err:
             problems.append(f"metrics: {err.args[0] if err.args else err}")
     if problems:

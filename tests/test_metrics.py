@@ -505,7 +505,7 @@ def test_unknown_metric_name_lists_known_ones(space):
 def test_unknown_setting_is_rejected(space):
     with pytest.raises(TypeError, match="has no setting"):
         M.get("mig")(space, encoder(np.eye(K)), 0, num_test=5)
-    with pytest.raises(TypeError, match="no selected metric"):
+    with pytest.raises(ValueError, match="no selected metric"):
         M.evaluate(space, encoder(np.eye(K)), ["mig"], num_eval=5)
 
 

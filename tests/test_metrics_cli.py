@@ -7,7 +7,8 @@ import json
 import numpy as np
 import pytest
 
-from darla.commands.metrics import parse_settings, score_models
+from darla.commands.metrics import parse_settings
+from eval.metrics import score_models
 from eval.metrics.synthetic import FactorGrid, LinearFactorEncoder, permuted_scaled_identity, random_rotation
 
 SIZES = (3, 6, 10, 8)
@@ -47,7 +48,7 @@ def test_score_models_errors():
     enc = LinearFactorEncoder(SIZES, np.eye(4))
     with pytest.raises(ValueError, match="at least 2 checkpoints"):
         score_models(space, {"a": enc}, ["udr"])
-    with pytest.raises(ValueError, match="no metric has the setting"):
+    with pytest.raises(ValueError, match="no selected metric \\(mig\\) has a setting 'num_trian'"):
         score_models(space, {"a": enc}, ["mig"], settings={"num_trian": 10})
     with pytest.raises(ValueError, match="metric 'mig' has no setting"):
         score_models(space, {"a": enc}, ["mig"], settings={"mig": {"num_test": 10}})

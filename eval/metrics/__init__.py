@@ -12,7 +12,7 @@ Python API::
 (``metrics.get(name).core``) for precomputed codes and factors; see docs/metrics.md.
 """
 
-from eval.metrics.registry import Metric, evaluate, get, names, register
+from eval.metrics.registry import Metric, evaluate, get, names, register, score_models, settings_per_metric
 from eval.metrics import beta_vae, factor_vae, mig, dci, sap, modularity, irs, unsupervised, probe, udr  # noqa: E402,F401  (register)
 from eval.metrics.beta_vae import beta_vae_from_features
 from eval.metrics.dci import dci_from_codes, dci_from_importance
@@ -38,6 +38,6 @@ def versions() -> dict[str, str]:
             "darla": package_version()}
 
 
-__all__ = ["Metric", "evaluate", "get", "names", "register", "versions", "beta_vae_from_features",
+__all__ = ["Metric", "evaluate", "get", "names", "register", "score_models", "settings_per_metric", "versions", "beta_vae_from_features",
            "dci_from_codes", "dci_from_importance", "factor_vae_from_votes", "irs_from_codes", "mig_from_codes",
            "modularity_explicitness_from_codes", "probe_from_codes", "sap_from_codes", "udr_from_codes", "unsupervised_from_codes"]

@@ -34,14 +34,19 @@ from eval.metrics.registry import register
 IMPORTANCE_ESTIMATORS = ("gbt", "forest")
 
 
+def check_importance(importance: str) -> str:
+    """The estimator name, or ValueError listing the known ones (called before any sampling or fitting)."""
+    if importance not in IMPORTANCE_ESTIMATORS:
+        raise ValueError(f"unknown DCI importance estimator {importance!r}; choose one of {IMPORTANCE_ESTIMATORS}")
+    return importance
+
+
 def _make_estimator(importance: str, seed: int, forest_trees: int, forest_min_samples_leaf: int):
     from sklearn import ensemble
-    if importance == "gbt":
+    if check_importance(importance) == "gbt":
         return ensemble.GradientBoostingClassifier(random_state=seed)
-    if importance == "forest":
-        return ensemble.RandomForestClassifier(n_estimators=forest_trees, max_features=None,
-                                               min_samples_leaf=forest_min_samples_leaf, random_state=seed, n_jobs=1)
-    raise ValueError(f"unknown DCI importance estimator {importance!r}; choose one of {IMPORTANCE_ESTIMATORS}")
+    return ensemble.RandomForestClassifier(n_estimators=forest_trees, max_features=None,
+                                           min_samples_leaf=forest_min_samples_leaf, random_state=seed, n_jobs=1)
 
 
 def compute_importance(codes_train, factors_train, codes_test, factors_test, *, importance: str = "gbt",
@@ -76,19 +81,14 @@ def disentanglement(importance_matrix: np.ndarray) -> float:
 
 
 def completeness_per_factor(importance_matrix: np.ndarray) -> np.ndarray:
-    """1 - entropy of each factor's importance over codes (base D). One code: every factor scores 1."""
-    if importance_matrix.shape[0] == 1:
-        return np.ones(importance_matrix.shape[1])
-    return 1. - scipy.stats.entropy(importance_matrix + 1e-11, base=importance_matrix.shape[0])
+    """1 - entropy of each factor's importance over codes (base D): disentanglement with the roles of
+    codes and factors swapped."""
+    return disentanglement_per_code(importance_matrix.T)
 
 
 def completeness(importance_matrix: np.ndarray) -> float:
-    """Importance-weighted mean of the per-factor completeness."""
-    per_factor = completeness_per_factor(importance_matrix)
-    if importance_matrix.sum() == 0.:
-        importance_matrix = np.ones_like(importance_matrix)
-    factor_importance = importance_matrix.sum(axis=0) / importance_matrix.sum()
-    return float(np.sum(per_factor * factor_importance))
+    """Importance-weighted mean of the per-factor completeness (the transpose's disentanglement)."""
+    return disentanglement(importance_matrix.T)
 
 
 def dci_from_importance(importance_matrix) -> dict:
@@ -102,8 +102,7 @@ def dci_from_importance(importance_matrix) -> dict:
 def dci_from_codes(codes_train, factors_train, codes_test, factors_test, *, importance: str = "gbt",
                    seed: int = 0, forest_trees: int = 10, forest_min_samples_leaf: int = 30) -> dict:
     """DCI of precomputed train/test ``(codes, factors)`` (dlib's ``_compute_dci``, transposed)."""
-    if importance not in IMPORTANCE_ESTIMATORS:
-        raise ValueError(f"unknown DCI importance estimator {importance!r}; choose one of {IMPORTANCE_ESTIMATORS}")
+    check_importance(importance)
     codes_train, factors_train, codes_test, factors_test = utils.check_train_test(
         codes_train, factors_train, codes_test, factors_test)
     matrix, train_acc, test_acc = compute_importance(codes_train, factors_train, codes_test, factors_test,
@@ -122,8 +121,7 @@ def dci(space, encoder, rng_or_seed=0, *, num_train: int = 10000, num_test: int 
         importance: str = "gbt", forest_trees: int = 10, forest_min_samples_leaf: int = 30,
         domain: str | None = None,
         encode_batch_size: int = utils.DEFAULT_ENCODE_BATCH) -> dict:
-    if importance not in IMPORTANCE_ESTIMATORS:
-        raise ValueError(f"unknown DCI importance estimator {importance!r}; choose one of {IMPORTANCE_ESTIMATORS}")
+    check_importance(importance)  # before the costly sampling
     train, test, random_state = utils.train_test_codes(space, encoder, rng_or_seed, num_train, num_test, batch_size,
                                                        domain, encode_batch_size)
     return dci_from_codes(*train, *test, importance=importance, seed=utils.derived_seed(random_state),

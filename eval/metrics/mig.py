@@ -32,9 +32,5 @@ def mig_from_codes(codes, factors, *, num_bins: int = 20) -> dict:
                       "over the factor entropy", core=mig_from_codes)
 def mig(space, encoder, rng_or_seed=0, *, num_train: int = 10000, batch_size: int = 16, num_bins: int = 20,
         domain: str | None = None, encode_batch_size: int = utils.DEFAULT_ENCODE_BATCH) -> dict:
-    space = utils.resolve_space(space)
-    random_state = utils.as_random_state(rng_or_seed)
-    codes, factors = utils.generate_batch_factor_code(
-        space, utils.as_encode_fn(encoder), num_train, random_state, batch_size,
-        utils.check_domain(space, domain), encode_batch_size)
+    codes, factors = utils.sample_codes(space, encoder, rng_or_seed, num_train, batch_size, domain, encode_batch_size)
     return mig_from_codes(codes, factors, num_bins=num_bins)

@@ -67,23 +67,30 @@ def get(name: str) -> Metric:
         raise KeyError(f"unknown metric {name!r}; known metrics: {', '.join(names())}") from None
 
 
-def _split_overrides(selected: Sequence[str], overrides: Mapping[str, object]) -> dict[str, dict]:
-    """Per-metric settings from ``overrides``: ``mig={...}`` targets one metric, ``num_train=...`` all that take it."""
+def settings_per_metric(selected: Sequence[str], overrides: Mapping[str, object]) -> dict[str, dict]:
+    """Per-metric settings from ``overrides``: ``mig={...}`` targets one metric, ``num_train=...``
+    every selected metric that takes it; a metric's own entry wins over a shared one. The one place
+    settings are checked (the CLI, the run config and :func:`evaluate` all come here), so a typo
+    fails with ValueError before any scoring, listing what is accepted."""
     per_metric: dict[str, dict] = {name: {} for name in selected}
     for key, value in overrides.items():
         if key in _REGISTRY:
             if not isinstance(value, Mapping):
-                raise TypeError(f"override {key}= must be a dict of settings for metric {key!r}, got {value!r}")
-            if key in per_metric:
-                per_metric[key].update(value)
+                raise ValueError(f"override {key}= must be a dict of settings for metric {key!r}, got {value!r}")
+            wrong = sorted(set(value) - set(_REGISTRY[key].defaults))
+            if wrong:
+                raise ValueError(f"metric {key!r} has no setting(s) {wrong}; its settings are "
+                                 f"{sorted(_REGISTRY[key].defaults)}")
             continue
         takers = [name for name in selected if key in _REGISTRY[name].defaults]
         if not takers:
             accepted = sorted({s for name in selected for s in _REGISTRY[name].defaults})
-            raise TypeError(f"no selected metric ({', '.join(selected)}) has a setting {key!r}; "
-                            f"settings they accept: {accepted}")
+            raise ValueError(f"no selected metric ({', '.join(selected)}) has a setting {key!r}; "
+                             f"settings they accept: {accepted}")
         for name in takers:
-            per_metric[name].setdefault(key, value)
+            per_metric[name][key] = value
+    for name in selected:
+        per_metric[name].update(overrides.get(name, {}))
     return per_metric
 
 
@@ -106,7 +113,7 @@ def evaluate(space, encoder, names: Iterable[str] | str | None = None, seed: int
         selected = [names] if isinstance(names, str) else list(names)
     for name in selected:
         get(name)  # fail before any work on an unknown name
-    per_metric = _split_overrides(selected, overrides)
+    per_metric = settings_per_metric(selected, overrides)
     results = {}
     for name in selected:
         metric = _REGISTRY[name]
@@ -115,3 +122,50 @@ def evaluate(space, encoder, names: Iterable[str] | str | None = None, seed: int
             settings["domain"] = domain
         results[name] = metric(space, encoder, seed, **settings)
     return results
+
+
+def score_models(space, encoders: Mapping[str, object], names: Sequence[str] | None = None, seed: int = 0,
+                 domain: str | None = None, settings: Mapping | None = None,
+                 log: Callable[[str], None] = lambda _msg: None) -> dict:
+    """Every selected metric on each of several encoders (keyed by a label), and the multi-model
+    metrics (UDR) across them, as one JSON-able document (what ``darla metrics`` writes):
+    ``{"scores": {label: {metric: {...}}}, "seconds": {...}, "udr": {...} (2+ models), "meta": {...}}``.
+    ``names`` defaults to every single-model metric, plus UDR when there are several encoders."""
+    import time
+
+    from eval.metrics.utils import resolve_space, scored_factors
+
+    space = resolve_space(space)
+    if names is None:
+        names = [n for n, m in _REGISTRY.items() if not m.multi_encoder] + (["udr"] if len(encoders) > 1 else [])
+    names = list(names)
+    for name in names:
+        get(name)  # fail before any work on an unknown name
+    per_metric = settings_per_metric(names, dict(settings or {}))
+    multi = [n for n in names if _REGISTRY[n].multi_encoder]
+    if multi and len(encoders) < 2:
+        raise ValueError(f"{', '.join(multi)} compares several models: give at least 2 checkpoints")
+    where = {"domain": domain} if domain else {}
+    doc: dict = {"scores": {}, "seconds": {}}
+    for label, encoder in encoders.items():
+        doc["scores"][label], doc["seconds"][label] = {}, {}
+        for name in (n for n in names if n not in multi):
+            start = time.perf_counter()
+            doc["scores"][label][name] = result = _REGISTRY[name](space, encoder, seed, **where, **per_metric[name])
+            doc["seconds"][label][name] = round(time.perf_counter() - start, 3)
+            log(f"{label}  {name:12s} {_brief(result)}  ({doc['seconds'][label][name]:.1f} s)")
+    for name in multi:
+        start = time.perf_counter()
+        result = _REGISTRY[name](space, list(encoders.values()), seed, **where, **per_metric[name])
+        doc[name] = {**result, "models": list(encoders)}
+        doc["seconds"][name] = round(time.perf_counter() - start, 3)
+        log(f"{name}: " + ", ".join(f"{m}={s:.3f}" for m, s in zip(encoders, result["model_scores"])))
+    from eval.metrics import versions
+
+    doc["meta"] = {"seed": seed, "domain": domain, "metrics": names, "settings": dict(settings or {}),
+                   "factors": [space.names[k] for k in scored_factors(space)], "versions": versions()}
+    return doc
+
+
+def _brief(scores: Mapping) -> str:
+    return "  ".join(f"{k}={v:.3f}" for k, v in scores.items() if isinstance(v, float))

@@ -200,6 +200,15 @@ def generate_batch_factor_code(space, encode: Callable, num_points: int, random_
     return codes, factors[:, columns]
 
 
+def sample_codes(space, encoder, rng_or_seed, num_points: int, batch_size: int, domain: str | None,
+                 encode_batch_size: int = DEFAULT_ENCODE_BATCH) -> tuple[np.ndarray, np.ndarray]:
+    """The set-up of every single-sample metric: resolve the space, then ``(codes, factors)`` of
+    ``num_points`` points drawn from ``domain`` with a ``RandomState`` made from ``rng_or_seed``."""
+    space = resolve_space(space)
+    return generate_batch_factor_code(space, as_encode_fn(encoder), num_points, as_random_state(rng_or_seed),
+                                      batch_size, check_domain(space, domain), encode_batch_size)
+
+
 def train_test_codes(space, encoder, rng_or_seed, num_train: int, num_test: int, batch_size: int,
                      domain: str | None, encode_batch_size: int = DEFAULT_ENCODE_BATCH, views: bool = False):
     """The set-up every train/test metric shares: resolve the space, then draw the train points and
