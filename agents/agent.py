@@ -11,6 +11,9 @@ DARLA's comparison agents are *variants*, each selectable by name:
 | `pixels`    | frames, SB3's CnnPolicy trained end to end                             |
 | `oracle`    | the ground-truth factors and views, one-hot (perfect disentangled vision; not one of DARLA's agents) |
 
+Algorithms are SB3's PPO, A2C, DQN and SAC, and Model-Free Episodic Control (``ec``,
+:mod:`agents.episodic`) for the variants whose policy reads vectors (frozen latents, the oracle).
+
 A saved agent is a folder: ``policy.safetensors`` and ``policy.json`` (the SB3 model as data, see
 :mod:`agents.storage`), ``agent.json`` (variant, algorithm, env, seed) and ``encoder.pt`` (a copy of
 the vision checkpoint it was trained with), so it can be evaluated later, on any domain, by its
@@ -41,13 +44,14 @@ from stable_baselines3.common.vec_env import DummyVecEnv, VecEnv, VecTransposeIm
 
 import envs
 import vision
-from agents import storage
+from agents import episodic, storage
+from agents.episodic import EpisodicControl
 from artifacts import package_version, temporary_folder
 from agents.hyperparams import defaults_for
 from agents.latent import CodeStandardizer, FactorObservations, LatentObservations
 from agents.storage import AgentFileError
 
-ALGORITHMS: dict[str, type[BaseAlgorithm]] = {"ppo": PPO, "a2c": A2C, "dqn": DQN, "sac": SAC}
+ALGORITHMS: dict[str, type] = {"ppo": PPO, "a2c": A2C, "dqn": DQN, "sac": SAC, "ec": EpisodicControl}
 ENCODER_FILE, SPEC_FILE = "encoder.pt", "agent.json"
 
 
@@ -221,8 +225,7 @@ def train(variant_name: str, env_id: str, out_dir: str | os.PathLike, *, steps: 
     statistics and the encoder's digest are saved with the agent. The folder appears only when
     training finished (written under a temporary name, then renamed)."""
     spec = variant(variant_name)
-    if algo not in ALGORITHMS:
-        raise KeyError(f"unknown RL algorithm {algo!r}; known: {sorted(ALGORITHMS)}")
+    check_algorithm(algo, variant_name, env_id, hyperparams)
     if spec.vision_method is not None and encoder_path is None:
         raise ValueError(f"variant {variant_name!r} needs a {spec.vision_method} checkpoint (encoder_path); "
                          f"train one with `darla see --method {spec.vision_method}`")
@@ -257,6 +260,18 @@ def train(variant_name: str, env_id: str, out_dir: str | os.PathLike, *, steps: 
     return _save_atomically(Path(out_dir), model, record, encoder_path)
 
 
+def check_algorithm(algo: str, variant_name: str, env_id: str, hyperparams: dict | None = None) -> None:
+    """Fail before any work when ``algo`` cannot train ``variant_name`` with these settings (EC reads
+    vectors only and needs k ≤ buffer_size); ``darla run`` calls it while validating its config."""
+    if algo not in ALGORITHMS:
+        raise KeyError(f"unknown RL algorithm {algo!r}; known: {sorted(ALGORITHMS)}")
+    if ALGORITHMS[algo] is EpisodicControl:
+        episodic.check_input(variant_name, variant(variant_name).input.policy,
+                             [name for name, v in VARIANTS.items() if v.input.policy == "MlpPolicy"])
+        hp = defaults_for(algo, env_id, hyperparams)
+        episodic.check_settings(**{k: hp.get(k, v) for k, v in episodic._default_settings().items()})
+
+
 def load(path: str | os.PathLike, device: str = "cpu") -> TrainedAgent:
     """A saved agent folder → :class:`TrainedAgent`, ready to act on any domain.
 
@@ -274,7 +289,10 @@ def load(path: str | os.PathLike, device: str = "cpu") -> TrainedAgent:
     kind = variant(spec["variant"])
     encoder_file = _encoder_file(path, spec.get("encoder"), spec_file, needed=kind.vision_method is not None)
     extractor = kind.input.extractor(encoder_file)
-    model = storage.load(path, ALGORITHMS, spec["algo"], device, extractor)
+    if ALGORITHMS[spec["algo"]] is EpisodicControl:
+        model = EpisodicControl.load(path)
+    else:
+        model = storage.load(path, ALGORITHMS, spec["algo"], device, extractor)
     encoder = vision.load_encoder(encoder_file) if kind.input.frozen_encoder else None
     standardizer = None
     if spec.get("standardize") or "standardization" in spec:  # a swapped encoder is refused
@@ -310,7 +328,10 @@ def _save_atomically(out: Path, model: BaseAlgorithm, record: dict, encoder_path
     out.mkdir(parents=True, exist_ok=True)
     (out / SPEC_FILE).unlink(missing_ok=True)
     with temporary_folder(out) as tmp:
-        storage.save(tmp, model, record["algo"], _constructor_hyperparams(record))
+        if isinstance(model, EpisodicControl):
+            model.save(tmp)
+        else:
+            storage.save(tmp, model, record["algo"], _constructor_hyperparams(record))
         if encoder_path:
             shutil.copyfile(encoder_path, tmp / ENCODER_FILE)
         (tmp / SPEC_FILE).write_text(json.dumps(record, indent=2))

@@ -1,6 +1,6 @@
 """Default RL hyperparameters per (algorithm, environment): the one place to read or change them.
 
-Keys are stable-baselines3 constructor arguments, plus ``n_envs`` (parallel envs) and ``policy_kwargs``.
+Keys are stable-baselines3 constructor arguments (for ``ec``, :class:`agents.episodic.EpisodicControl`'s), plus ``n_envs`` (parallel envs) and ``policy_kwargs``.
 The ``"*"`` entry of an algorithm applies to every env; an env's entry updates it; the user's
 config overrides both (``agent.hyperparams.learning_rate=1e-4`` on the command line).
 """
@@ -27,6 +27,14 @@ DEFAULTS: dict[str, dict[str, dict]] = {
               "learning_rate": 1e-4, "gamma": 0.99, "train_freq": 4, "target_update_interval": 1_000,
               "exploration_fraction": 0.2, "exploration_final_eps": 0.05,
               "policy_kwargs": {"net_arch": [128, 128]}},
+        "darla/Room-v1": {"gamma": 0.95},
+    },
+    # Model-Free Episodic Control (agents.episodic): k = 11 neighbours as in Blundell et al. 2016;
+    # buffer_size is per action; n_envs = 1 writes every episode before the next one starts, as in the paper.
+    "ec": {
+        "*": {"n_envs": 1, "k": 11, "buffer_size": 100_000, "gamma": 0.99, "exploration_initial_eps": 1.0,
+              "exploration_fraction": 0.1, "exploration_final_eps": 0.05, "projection_dim": 0,
+              "knn_algorithm": "brute"},
         "darla/Room-v1": {"gamma": 0.95},
     },
     "sac": {

@@ -201,6 +201,12 @@ def _check_sections(config: "RunConfig") -> None:
             vision_config.update(cls.Config(), dict(overrides)).validate()
         except (ValueError, TypeError, AttributeError) as err:
             problems.append(f"vision.methods.{method}: {err}")
+    for name in config.variants:  # e.g. EC on a variant that reads frames, or k > buffer_size
+        try:
+            agents.check_algorithm(config.agent.algo, name, config.env, dict(config.agent.hyperparams))
+        except (KeyError, ValueError) as err:
+            message = f"agent.algo={config.agent.algo}: {err.args[0] if err.args else err}"
+            problems += [] if message in problems else [message]
     algo = agents.ALGORITHMS[config.agent.algo]
     accepted = (set(inspect.signature(algo).parameters) | {"n_envs"}) - {
         "policy", "env", "seed", "device", "verbose", "tensorboard_log", "_init_setup_model"}

@@ -8,7 +8,7 @@ def register(subparsers) -> None:
     p.add_argument("--variant", default="darla", help="agent variant, e.g. darla or pixels (an unknown name lists them all)")
     p.add_argument("--vision", help="vision checkpoint the variant reads (not needed for pixels or oracle)")
     p.add_argument("--env", default="darla/Room-v1", help="environment id (default darla/Room-v1)")
-    p.add_argument("--algo", default="ppo", help="ppo, a2c, dqn or sac (default ppo)")
+    p.add_argument("--algo", default="ppo", help="ppo, a2c, dqn, sac or ec (episodic control; default ppo)")
     p.add_argument("--steps", type=int, default=100_000, help="environment steps (default 100000)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--device", default="cpu", help="cpu, cuda or auto")
