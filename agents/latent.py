@@ -16,6 +16,7 @@ import numpy as np
 from gymnasium import spaces
 from stable_baselines3.common.vec_env import VecEnv, VecEnvWrapper
 
+import vision.checkpoint
 from agents.storage import sha256
 
 
@@ -98,7 +99,7 @@ class CodeStandardizer:
             raise StandardizationError(f"{where} was trained on standardised codes but its standardisation "
                                        "statistics are missing or incomplete (mean, std, encoder_sha256); "
                                        "it cannot act correctly: train it again")
-        if record["encoder_sha256"] != sha256(encoder_file):
+        if record["encoder_sha256"] not in vision.checkpoint.identities(encoder_file):
             raise StandardizationError(f"{where}'s standardisation statistics belong to another encoder than "
                                        f"{encoder_file} (sha256 differs); the encoder was replaced: train the agent "
                                        "again, or restore its own encoder file")

@@ -24,6 +24,7 @@ COMMAND_MODULES = (
     "darla.commands.run",
     "darla.commands.report",
     "darla.commands.metrics",
+    "darla.commands.digest",
 )
 
 

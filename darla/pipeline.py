@@ -11,7 +11,14 @@ Layout of ``runs/<name>/``::
     tb/                               TensorBoard events of the RL stages and metrics
     report.md, transfer.{csv,json,md}, transfer.png
 
-Every stage is fingerprinted (:mod:`darla.stages`), so re-running skips what is finished.
+Every stage is fingerprinted (:mod:`darla.stages`), so re-running skips what is finished; the
+fingerprints follow the content digests of the dataset and checkpoints, so a replaced file re-runs
+the stages that read it. ``collect/source.h5`` must be of the run's env, domain and sampling.
+
+A run directory written before datasets and checkpoints recorded digests is reused as it is: when
+a stage reads a file of a finished stage whose record predates digests, the file is given its
+digest first (:func:`with_digest`, as ``darla digest`` does, after checking that it loads), and a
+line says so. A file without a digest in a stage recorded with digests is refused by its reader.
 """
 
 from __future__ import annotations
@@ -31,10 +38,11 @@ import envs.dataset
 import vision
 from darla.config import RunConfig
 from artifacts import atomic_path, write_json_atomic, write_text_atomic
-from darla.stages import Stages, locked
+from darla.stages import MARKER, Stages, locked, read_record
 from eval import transfer
 
-DATASET = "source.h5"
+DATASET, CHECKPOINT = "source.h5", "checkpoint.pt"
+FILE_DIGESTS = {DATASET: envs.dataset.recorded_digest, CHECKPOINT: vision.checkpoint.recorded_digest}
 
 
 def vision_plan(config: RunConfig) -> list[str]:
@@ -103,7 +111,7 @@ def run(config: RunConfig, runs_dir: str | Path = "runs", force=(), log: Callabl
 def _run_locked(config: RunConfig, run_dir: Path, force: tuple[str, ...], log: Callable[[str], None]) -> Path:
     write_json_atomic(run_dir / "config.json", config.to_dict())
     torch.set_num_threads(config.threads)
-    stages = Stages(run_dir, force, log)
+    stages = Stages(run_dir, force, log, FILE_DIGESTS)
     start = time.time()
 
     data_key = "collect"
@@ -112,6 +120,7 @@ def _run_locked(config: RunConfig, run_dir: Path, force: tuple[str, ...], log: C
                                                    domain=config.collect.domain, seed=config.collect.seed,
                                                    sampling=config.collect.sampling, progress=True,
                                                    **config.env_kwargs))
+    check_dataset(run_dir / data_key / DATASET, config)
     checkpoints, vision_keys = {}, {}
     for method in vision_plan(config):
         seeds = vision_seeds(config, method)
@@ -128,12 +137,13 @@ def _run_locked(config: RunConfig, run_dir: Path, force: tuple[str, ...], log: C
             name = vision_model_name(method, vision_seed, len(seeds) > 1)
             key = f"vision/{name}"
             folder = stages.run(key, {"method": method, **hp},
-                                lambda folder, m=method, h={**hp, **run_on}:
-                                _fit_vision(folder, run_dir / data_key / DATASET, m, h), inputs)
+                                lambda folder, m=method, h={**hp, **run_on}, reads=[checkpoints[d] for d in
+                                                                              vision.methods.get(method).requires]:
+                                _fit_vision(folder, run_dir / data_key / DATASET, m, h, reads, log), inputs)
             folders.append(folder)
             if config.metrics.names:
                 stages.run(f"metrics/{name}", vars(config.metrics),
-                           lambda out, c=folder / "checkpoint.pt": _score(out, config, c), [key])
+                           lambda out, c=folder / CHECKPOINT: _score(out, config, with_digest(c, log)), [key])
         vision_keys[method] = key
         chosen = folders[0]
         if len(seeds) > 1:  # pick one model by an unsupervised score on the source frames
@@ -141,9 +151,9 @@ def _run_locked(config: RunConfig, run_dir: Path, force: tuple[str, ...], log: C
             keys = [f"vision/{vision_model_name(method, s, True)}" for s in seeds]
             select_dir = stages.run(vision_keys[method], {"rule": config.vision.selection, "seeds": seeds},
                                     lambda folder, fs=folders: _select(folder, config, run_dir / data_key / DATASET,
-                                                                       fs, seeds), [data_key, *keys])
+                                                                       fs, seeds, log), [data_key, *keys])
             chosen = folders[json.loads((select_dir / "selection.json").read_text())["chosen"]]
-        checkpoints[method] = chosen / "checkpoint.pt"
+        checkpoints[method] = chosen / CHECKPOINT
 
     jobs = [(name, seed) for name in config.variants for seed in config.seeds]
     if config.jobs > 1 and len(jobs) > 1:
@@ -185,7 +195,8 @@ def _act_and_transfer(stages: Stages, config: RunConfig, run_dir: Path, checkpoi
     settings = {"variant": name, "seed": seed, "env": config.env, "env_kwargs": config.env_kwargs,
                 **{k: v for k, v in vars(config.agent).items() if k != "device"}}
     agent_dir = stages.run(agent_key, settings,
-                           lambda folder: _train_agent(folder, config, name, seed, checkpoints, run_dir, progress),
+                           lambda folder: _train_agent(folder, config, name, seed, checkpoints, run_dir, progress,
+                                                       stages.log),
                            inputs)
     stages.run(f"transfer/{name}/seed{seed}", vars(config.transfer),
                lambda folder: _evaluate(folder, config, agent_dir), [agent_key])
@@ -200,7 +211,7 @@ def _job(config_dict: dict, run_dir: str, checkpoints: dict, name: str, seed: in
     """One (variant, seed) in a worker process: one torch thread, its own stage bookkeeping."""
     torch.set_num_threads(1)
     lines: list[str] = []
-    stages = Stages(run_dir, force, lines.append)
+    stages = Stages(run_dir, force, lines.append, FILE_DIGESTS)
     _act_and_transfer(stages, RunConfig.from_dict(config_dict), Path(run_dir), checkpoints, name, seed,
                       progress=False)
     return lines, stages.ran
@@ -222,32 +233,69 @@ def _run_parallel(config: RunConfig, run_dir: Path, checkpoints: dict, jobs: lis
                 log(line)
 
 
+# -- files of finished stages ----------------------------------------------------------------------
+def check_dataset(path: Path, config: RunConfig) -> None:
+    """Refuse a ``collect/source.h5`` that is not of this run's env, env version, env settings,
+    domain and sampling (a dataset copied in from another run), naming what differs."""
+    expected = {"env_id": config.env, "env_version": envs.registry.env_version(config.env),
+                "env_kwargs": dict(config.env_kwargs), "domain": config.collect.domain,
+                "sampling": envs.collect.resolve_sampling(config.env, config.collect.sampling)}
+    try:
+        with envs.dataset.FrameDataset(path, verify=False, allow_undigested=True, expect_origin=expected):
+            pass
+    except envs.dataset.DatasetError as err:
+        raise envs.dataset.DatasetError(f"{err}; this run collects from {config.env} ({config.collect.domain}, "
+                                        f"{expected['sampling']}): move {path.parent} aside or run again with "
+                                        "`--force collect` to collect its own") from None
+
+
+def with_digest(path: Path, log: Callable[[str], None]) -> Path:
+    """``path`` itself, after giving it a digest when it lacks one and the finished stage that
+    wrote it predates digests (see the module docstring)."""
+    path = Path(path)
+    record = read_record(path.parent / MARKER)
+    if record is None or "artifacts" in record or path.name not in FILE_DIGESTS or not path.is_file():
+        return path
+    kind = envs.dataset if path.name == DATASET else vision.checkpoint
+    if kind.recorded_digest(path) is None and kind.add_digest(path):
+        log(f"[digest] {path.parent.name}/{path.name}: written before digests; it loads, its digest is now recorded")
+    return path
+
+
 # -- stage bodies ---------------------------------------------------------------------------------
-def _fit_vision(folder: Path, dataset: Path, method: str, hp: dict) -> None:
+def _fit_vision(folder: Path, dataset: Path, method: str, hp: dict, reads: list[Path],
+                log: Callable[[str], None]) -> None:
+    for path in [dataset, *reads]:
+        with_digest(path, log)
     with envs.dataset.FrameDataset(dataset) as ds:
         frames, factors = ds.load()
+        origin = ds.provenance()
     # ground-truth factors: DC-IGN and supervised Guided-VAE learn from them, the others ignore them
-    vision.fit(frames, method=method, out_dir=folder, factors=factors, **hp)
+    vision.fit(frames, method=method, out_dir=folder, factors=factors, origin=origin, **hp)
 
 
-def _select(folder: Path, config: RunConfig, dataset: Path, folders: list[Path], seeds: list[int]) -> None:
+def _select(folder: Path, config: RunConfig, dataset: Path, folders: list[Path], seeds: list[int],
+            log: Callable[[str], None]) -> None:
     from eval import selection
 
-    with envs.dataset.FrameDataset(dataset) as ds:
+    with envs.dataset.FrameDataset(with_digest(dataset, log)) as ds:
         frames = ds.frames[:]
-    result = selection.select(config.vision.selection, [f / "checkpoint.pt" for f in folders], frames,
+    result = selection.select(config.vision.selection, [with_digest(f / CHECKPOINT, log) for f in folders], frames,
                               seed=config.vision.seed)
     write_json_atomic(folder / "selection.json", {**result, "seeds": seeds, "chosen_seed": seeds[result["chosen"]]})
 
 
 def _train_agent(folder: Path, config: RunConfig, name: str, seed: int, checkpoints: dict, run_dir: Path,
-                 progress: bool = True) -> None:
+                 progress: bool = True, log: Callable[[str], None] = print) -> None:
     spec = agents.variant(name)
+    encoder = checkpoints.get(spec.method_for(config.vision.method))
+    if encoder is not None:
+        with_digest(encoder, log)
     callbacks = []
     if config.agent.eval_every:
         callbacks.append(_periodic_transfer_callback(config, spec))
     agents.train(name, config.env, folder, steps=config.agent.steps, seed=seed, algo=config.agent.algo,
-                 encoder_path=checkpoints.get(spec.method_for(config.vision.method)),
+                 encoder_path=encoder,
                  hyperparams=config.agent.hyperparams,
                  env_kwargs=config.env_kwargs, tensorboard_dir=run_dir / "tb" / "agents" / f"{name}_seed{seed}",
                  callbacks=callbacks, progress=progress, device=config.agent.device,

@@ -12,7 +12,12 @@ timing, digest). Running it again:
   the old folder moved aside to ``<key>.old-N`` (never deleted) and the new one renamed into
   place, so a failed or killed run never displaces a finished stage.
 
-A stage's digest changes whenever it really ran again, so stages that read it re-run too.
+A stage's digest changes whenever it really ran again, so stages that read it re-run too. It
+also follows the content digests of the files the stage wrote (``file_digests``: a dataset, a
+checkpoint), recorded in ``stage.json`` as ``artifacts``: a file replaced afterwards (another
+dataset as ``collect/source.h5``) changes the digest, so the stages that read it run again on it.
+Records written before artifacts were recorded keep their digest as it was, so a finished run
+directory from an earlier version is reused, not redone.
 :func:`locked` holds a run directory's lock (``filelock``): one writer at a time.
 """
 
@@ -27,9 +32,9 @@ import socket
 import time
 import uuid
 from pathlib import Path
-from typing import Any, Callable, Iterable, Iterator
+from typing import Any, Callable, Iterable, Iterator, Mapping
 
-from artifacts import write_json_atomic
+from artifacts import differing, write_json_atomic
 
 MARKER, STARTED, PENDING = "stage.json", ".started.json", ".pending"
 LOCK = ".darla.lock"
@@ -88,12 +93,17 @@ def fingerprint(settings: Any) -> str:
 class Stages:
     """Runs stages inside ``run_dir``; ``log`` receives one line per decision."""
 
-    def __init__(self, run_dir: str | os.PathLike, force: Iterable[str] = (), log: Callable[[str], None] = print):
+    def __init__(self, run_dir: str | os.PathLike, force: Iterable[str] = (), log: Callable[[str], None] = print,
+                 file_digests: Mapping[str, Callable[[Path], str | None]] = {}):
+        """``file_digests`` maps a file name a stage may write to the function reading its recorded
+        content digest (cheaply: its header)."""
         self.run_dir = Path(run_dir)
         self.force = tuple(force)
         self.log = log
+        self.file_digests = dict(file_digests)
         self.ran: list[str] = []
         self.skipped: list[str] = []
+        self._changed: set[str] = set()
 
     def folder(self, key: str) -> Path:
         return self.run_dir / key
@@ -103,7 +113,28 @@ class Stages:
         record = read_record(self.folder(key) / MARKER)
         if record is None:
             raise RuntimeError(f"stage {key!r} has not finished")
-        return record["digest"]
+        recorded = record.get("artifacts")
+        if not isinstance(recorded, dict):  # written before artifacts were recorded
+            return record["digest"]
+        current = self.artifacts(self.folder(key))
+        if current == recorded:
+            return record["digest"]
+        if key not in self._changed:
+            self._changed.add(key)
+            self.log(f"[changed] {key}: {', '.join(differing(recorded, current))} is not what this stage wrote; "
+                     "the stages that read it run again")
+        return fingerprint({"digest": record["digest"], "artifacts": current})
+
+    def artifacts(self, folder: Path) -> dict[str, str | None]:
+        """The recorded content digest of each file of ``file_digests`` in ``folder``."""
+        found = {}
+        for name, read in self.file_digests.items():
+            if (folder / name).exists():
+                try:
+                    found[name] = read(folder / name)
+                except Exception as err:  # unreadable: differs from any digest; its reader names the damage
+                    found[name] = f"unreadable ({type(err).__name__})"
+        return found
 
     def run(self, key: str, settings: dict, work: Callable[[Path], Any], inputs: Iterable[str] = ()) -> Path:
         """Run ``work(folder)`` unless an identical finished run exists; returns the stage's folder."""
@@ -138,7 +169,8 @@ class Stages:
         work(work_dir)
         write_json_atomic(work_dir / MARKER, {"fingerprint": settings_fp, "settings": settings, "inputs": inputs,
                                               "seconds": round(time.time() - begin, 2), "finished": time.time(),
-                                              "digest": uuid.uuid4().hex[:16]})
+                                              "digest": uuid.uuid4().hex[:16],
+                                              "artifacts": self.artifacts(work_dir)})
         self._complete_swap(key, folder, pending)
         self.ran.append(key)
         return folder

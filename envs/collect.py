@@ -23,7 +23,7 @@ from tqdm.auto import tqdm
 from artifacts import package_version
 
 from envs.dataset import DatasetWriter
-from envs.registry import check_name, is_env, make_env, make_factor_space
+from envs.registry import check_name, env_version, is_env, make_env, make_factor_space
 
 Policy = Callable[[np.ndarray, np.random.Generator], int]
 BATCH = 256
@@ -43,6 +43,13 @@ def check_sampling(sampling: str) -> str:
     return sampling
 
 
+def resolve_sampling(env_id: str, sampling: str) -> str:
+    """What ``auto`` means for ``env_id``: a rollout for an environment, factors for a dataset."""
+    if sampling == "auto":
+        return "rollout" if is_env(env_id) else "factors"
+    return sampling
+
+
 def collect(env_id: str, out: str | os.PathLike, frames: int, domain: str | None = None, seed: int = 0,
             policy: Policy | None = None, progress: bool = True, sampling: str = "auto", **env_kwargs) -> str:
     """Collect ``frames`` observations from ``env_id``'s ``domain`` (default: its training domain)
@@ -55,8 +62,7 @@ def collect(env_id: str, out: str | os.PathLike, frames: int, domain: str | None
     check_sampling(sampling)
     if frames < 1:
         raise ValueError(f"--frames must be positive, got {frames}")
-    if sampling == "auto":
-        sampling = "rollout" if is_env(env_id) else "factors"
+    sampling = resolve_sampling(env_id, sampling)
     if sampling == "rollout" and not is_env(env_id):
         raise ValueError(f"{env_id!r} is a procedural dataset with no dynamics to roll out; use sampling=factors")
     if sampling == "factors" and policy is not None:
@@ -69,7 +75,7 @@ def collect(env_id: str, out: str | os.PathLike, frames: int, domain: str | None
              "policy": "none" if sampling == "factors" else "random" if policy is None else
              getattr(policy, "__name__", type(policy).__name__), "factor_names": list(space.names),
              "factor_sizes": list(space.sizes), "domain_names": domain_names, "darla_version": package_version(),
-             "env_kwargs": dict(env_kwargs)}
+             "env_kwargs": dict(env_kwargs), "env_version": env_version(env_id)}
     rng = np.random.default_rng(seed)
     bar = tqdm(total=frames, desc=f"collect {env_id}:{domain}", unit="frame", disable=not progress)
     with DatasetWriter(out, frames, space.observation_shape, space.num_factors, attrs) as writer:

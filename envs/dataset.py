@@ -6,11 +6,23 @@ Layout of a file (one per collection)::
     /factors  int64[N, K]         factor indices, columns named by attrs["factor_names"]
     /domain   int8[N]             index into attrs["domain_names"] of the domain holding each frame (-1: none)
     attrs     env_id, factor_names, factor_sizes, domain_names, domain (the one collected from),
-              seed, policy, darla_version, num_frames, complete
+              seed, policy, darla_version, num_frames, complete,
+              digest, digests   sha256 of frames, factors and domain (in that order) and of each,
+                                computed from the arrays as they were written
+              origin            JSON: env_id, env_version, env_kwargs, domain, sampling, seed, policy,
+                                darla_version: what the frames are of
 
 HDF5 because it is chunked (100k frames never have to sit in memory), random-access (shuffled
 minibatches read only the chunks they touch) and readable from any language. A file is written
 under a temporary name and renamed only when complete, so an interrupted collection leaves no file.
+
+Integrity: :class:`FrameDataset` recomputes the digest while opening a file and refuses one whose
+arrays differ from what was written (flipped bytes, a damaged chunk), naming the arrays; callers
+that know what the data must be of pass ``expect_origin`` and a file from another env or domain
+is refused, naming what differs. A file written before digests existed (no ``digest`` attribute)
+is refused too, since nothing can show it is intact: ``darla digest FILE`` reads it through,
+checks it and records its digest (its origin comes from its old attributes), or ``darla collect``
+writes it again.
 """
 
 from __future__ import annotations
@@ -18,15 +30,18 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import shutil
 from pathlib import Path
 from typing import Iterator, Mapping
 
 import h5py
 import numpy as np
 
-from artifacts import atomic_path
+from artifacts import ArrayDigest, atomic_path, differing
 
 CHUNK = 256
+PARTS = {"frames": np.uint8, "factors": np.int64, "domain": np.int8}  # digested in this order
+ORIGIN = ("env_id", "env_version", "env_kwargs", "domain", "sampling", "seed", "policy", "darla_version")
 
 
 class DatasetError(ValueError):
@@ -58,24 +73,33 @@ class DatasetWriter:
         self._factors = self._file.create_dataset("factors", (self.num_frames, num_factors), np.int64)
         self._domain = self._file.create_dataset("domain", (self.num_frames,), np.int8)
         for key, value in attrs.items():
+            if value is None:  # HDF5 attributes hold no null; the origin records it
+                continue
             self._file.attrs[key] = json.dumps(value) if isinstance(value, (list, tuple, dict)) else value
         self._file.attrs["num_frames"] = self.num_frames
         self._file.attrs["complete"] = False
+        self._file.attrs["origin"] = json.dumps({k: attrs.get(k) for k in ORIGIN})
+        self._digest = ArrayDigest(PARTS)
         self.written = 0
 
     def write(self, frames: np.ndarray, factors: np.ndarray, domain: np.ndarray) -> None:
         end = self.written + len(frames)
         if end > self.num_frames:
             raise ValueError(f"writing past the {self.num_frames} frames this file was created for")
-        self._frames[self.written:end] = frames
-        self._factors[self.written:end] = factors
-        self._domain[self.written:end] = domain
+        arrays = {name: np.asarray(a, dtype) for (name, dtype), a in zip(PARTS.items(), (frames, factors, domain))}
+        self._frames[self.written:end] = arrays["frames"]
+        self._factors[self.written:end] = arrays["factors"]
+        self._domain[self.written:end] = arrays["domain"]
+        for name, array in arrays.items():  # as written: the digest never needs a second pass
+            self._digest.update(name, array)
         self.written = end
 
     def close(self) -> Path:
         if self.written != self.num_frames:
             self.abort()
             raise RuntimeError(f"only {self.written} of {self.num_frames} frames written; no file kept")
+        self._file.attrs["digest"] = self._digest.hexdigest()
+        self._file.attrs["digests"] = json.dumps(self._digest.parts())
         self._file.attrs["complete"] = True
         self._file.close()
         self._target.close()
@@ -99,9 +123,15 @@ class DatasetWriter:
 
 
 class FrameDataset:
-    """A collected dataset, read lazily. ``frames`` and ``factors`` index like arrays (h5py datasets)."""
+    """A collected dataset, read lazily. ``frames`` and ``factors`` index like arrays (h5py datasets).
 
-    def __init__(self, path: str | os.PathLike, expect_env: str | None = None):
+    Opening checks the file's digest (one pass over it; ``verify=False`` checks only its header, for
+    a caller that reads no frames) and, with ``expect_origin`` (a subset of :data:`ORIGIN` keys),
+    what it was collected from. ``allow_undigested`` opens a file written before digests: only
+    :func:`add_digest` does, to give it one."""
+
+    def __init__(self, path: str | os.PathLike, expect_env: str | None = None, *, verify: bool = True,
+                 expect_origin: Mapping[str, object] | None = None, allow_undigested: bool = False):
         self.path = Path(path)
         if not self.path.exists():
             raise FileNotFoundError(f"no dataset at {self.path}; create one with "
@@ -129,6 +159,54 @@ class FrameDataset:
             self._file.close()
             raise DatasetError(f"{self.path} was collected from {self.env_id!r}, not {expect_env!r}; "
                                f"collect a dataset from {expect_env!r} or pass the matching env")
+        self.digest: str | None = self.meta.get("digest")
+        try:
+            if self.digest is None and not allow_undigested:
+                raise DatasetError(f"{self.path} was written by a darla version before datasets recorded a content "
+                                   "digest, so nothing shows its frames are intact; run `darla digest "
+                                   f"{self.path}` to check it and record one, or collect it again with "
+                                   f"`darla collect {self.env_id} --frames {len(self.frames)} --out {self.path}`")
+            if expect_origin:
+                self.check_origin(expect_origin)
+            if verify and self.digest is not None:
+                self.verify()
+        except BaseException:
+            self._file.close()
+            raise
+
+    @property
+    def origin(self) -> dict:
+        """What the frames are of (:data:`ORIGIN`); for a file from before digests, from its attributes."""
+        origin = self.meta.get("origin")
+        return dict(origin) if isinstance(origin, dict) else {k: self.meta.get(k) for k in ORIGIN}
+
+    def check_origin(self, expected: Mapping[str, object]) -> None:
+        """Refuse a file collected from anything but ``expected``, naming each difference. A key the
+        file does not record (``env_version`` before digests) is not compared."""
+        origin = self.origin
+        wrong = [f"{key} {origin[key]!r} (expected {value!r})" for key, value in expected.items()
+                 if origin.get(key) is not None and origin[key] != value]
+        if wrong:
+            raise DatasetError(f"{self.path} is not the dataset expected here: it was collected with "
+                               f"{'; '.join(wrong)}")
+
+    def verify(self) -> None:
+        """Recompute the digest of every array and refuse a file that differs from what was written."""
+        recorded = self.meta.get("digests") or {}
+        try:
+            actual = _digest(self._file)
+        except OSError as err:  # a chunk h5py cannot decompress
+            raise DatasetError(f"{self.path} is damaged: an array cannot be read ({str(err).splitlines()[0]}); "
+                               "collect it again with `darla collect`") from None
+        wrong = differing(recorded, actual.parts())
+        if wrong or actual.hexdigest() != self.digest:
+            raise DatasetError(f"{self.path} does not match the digest recorded when it was written: its "
+                               f"{', '.join(wrong) or 'digest'} differ (changed or damaged since); restore the "
+                               "file or collect it again with `darla collect`")
+
+    def provenance(self) -> dict:
+        """What a model trained on these frames records about them: the file's name, digest and origin."""
+        return {"dataset": self.path.name, "digest": self.digest, **self.origin}
 
     @property
     def env_id(self) -> str:
@@ -179,6 +257,47 @@ class FrameDataset:
 
     def __exit__(self, *exc) -> None:
         self.close()
+
+
+def _digest(file: h5py.File) -> ArrayDigest:
+    digest = ArrayDigest(PARTS)
+    rows = CHUNK * 16
+    for name in PARTS:
+        data = file[name]
+        for start in range(0, len(data), rows):
+            digest.update(name, data[start:start + rows])
+    return digest
+
+
+def recorded_digest(path: str | os.PathLike) -> str | None:
+    """The digest a dataset file records (None for one from before digests), read from its header
+    only: what a stage fingerprint takes, so that a replaced file re-runs the stages reading it."""
+    with h5py.File(path, "r") as file:
+        digest = file.attrs.get("digest")
+    return digest.decode() if isinstance(digest, bytes) else digest
+
+
+def add_digest(path: str | os.PathLike) -> bool:
+    """Give a dataset written before digests its digest and origin, once it reads through; False
+    when it already has one (then verified). The rewrite goes to a copy renamed over the file."""
+    path = Path(path)
+    with FrameDataset(path, verify=False, allow_undigested=True) as ds:
+        if ds.digest is not None:
+            ds.verify()
+            return False
+        origin = ds.origin
+        try:
+            digest = _digest(ds._file)
+        except OSError as err:
+            raise DatasetError(f"{path} is damaged: an array cannot be read ({str(err).splitlines()[0]}); "
+                               "collect it again with `darla collect`") from None
+    with atomic_path(path) as tmp:
+        shutil.copyfile(path, tmp)
+        with h5py.File(tmp, "r+") as file:
+            file.attrs["origin"] = json.dumps(origin)
+            file.attrs["digests"] = json.dumps(digest.parts())
+            file.attrs["digest"] = digest.hexdigest()
+    return True
 
 
 def _decode(value):

@@ -39,6 +39,12 @@ def is_env(name: str) -> bool:
     return name in _ENVS
 
 
+def env_version(name: str) -> int | None:
+    """The version of a registered environment (``-v1`` → 1), recorded in each dataset's origin;
+    None for procedural datasets, which have none."""
+    return gymnasium.spec(name).version if name in _ENVS else None
+
+
 def check_name(name: str) -> None:
     if name not in _ENVS and name not in _GROUND_TRUTH:
         raise KeyError(f"unknown environment or dataset {name!r}; known: {sorted(available())}. "

@@ -13,10 +13,21 @@ Layout::
     rng           torch and numpy global RNG states (plain lists / uint8 tensor)
     code_stats    complete checkpoints: {"mean", "std"} float32 [z] of the representation over the
                   frames it was trained on, and "frames" (how many); agents standardise with them
+    digest        sha256 of the weights and code statistics (what the model computes), taken as
+                  written; digests: the same per tensor ("model/<name>", "code_stats/<name>")
+    origin        {"method", "data"}: the method and what it was trained on (the dataset's name,
+                  digest, env id and version, domain, sampling; None for frames given as an array)
 
 A checkpoint is data, never code: nothing in it is unpickled as an object. Writes go to a
 temporary file in the same folder and are renamed over the old one, so a crash never leaves a
 half-written checkpoint.
+
+Integrity: :func:`read` refuses weights that are not finite (NaN, inf) or that differ from the
+digest recorded as they were written (a flipped bit), naming the tensors. A checkpoint written
+before digests existed has no ``digest`` and is refused as well, since nothing shows it intact:
+``darla digest FILE`` loads it, checks it and records its digest (and the sha256 of its old bytes,
+so agents that recorded them still accept it), or ``darla see`` trains it again. Only resuming a
+training (:mod:`vision.train`) reads such a file without one, to continue and rewrite it.
 """
 
 from __future__ import annotations
@@ -29,7 +40,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from artifacts import atomic_path, package_version
+from artifacts import atomic_path, differing, digest_arrays, file_sha256, package_version
 from vision import config as cfg
 from vision.errors import CheckpointError
 from vision.methods import get as get_method
@@ -49,8 +60,26 @@ def restore_rng(state: dict[str, Any]) -> None:
     np.random.set_state((kind, np.asarray(keys, dtype=np.uint32), pos, has_gauss, cached))
 
 
-def save(path: Path, model, optimizers: dict, step: int, code_stats: dict | None = None) -> Path:
-    """Write ``model`` (a :class:`~vision.methods.base.Method`) at ``step`` atomically."""
+def _tensor_bytes(value) -> np.ndarray:
+    tensor = torch.as_tensor(value).detach().cpu().contiguous()
+    if tensor.dtype in (torch.bfloat16, torch.float16):
+        tensor = tensor.view(torch.int16)  # numpy has no bfloat16: the same bytes
+    return tensor.numpy()
+
+
+def digest_of(payload: dict[str, Any]):
+    """The :class:`~artifacts.ArrayDigest` of what a checkpoint computes with: its weights and code
+    statistics (not optimiser or RNG states, which only resuming reads)."""
+    arrays = {f"model/{k}": _tensor_bytes(v) for k, v in payload["model"].items()}
+    stats = payload.get("code_stats") or {}
+    arrays.update({f"code_stats/{k}": _tensor_bytes(stats[k]) for k in ("mean", "std") if k in stats})
+    return digest_arrays(arrays)
+
+
+def save(path: Path, model, optimizers: dict, step: int, code_stats: dict | None = None,
+         origin: dict | None = None) -> Path:
+    """Write ``model`` (a :class:`~vision.methods.base.Method`) at ``step`` atomically, with its
+    digest and ``origin`` (what it was trained on, see the module docstring)."""
     path = Path(path)
     payload = {
         "format": FORMAT,
@@ -67,13 +96,50 @@ def save(path: Path, model, optimizers: dict, step: int, code_stats: dict | None
     }
     if code_stats is not None:
         payload["code_stats"] = code_stats
+    _seal(payload, {"method": model.name, "data": origin})
     with atomic_path(path) as tmp:
         torch.save(payload, tmp)
     return path
 
 
-def read(path: str | os.PathLike, expect_method: str | None = None) -> dict[str, Any]:
-    """The checkpoint's dict, checked; ``expect_method`` rejects a checkpoint of another method."""
+def _seal(payload: dict[str, Any], origin: dict) -> None:
+    digest = digest_of(payload)
+    payload.update(digest=digest.hexdigest(), digests=digest.parts(), origin=origin)
+
+
+def recorded_digest(path: str | os.PathLike) -> str | None:
+    """The digest a checkpoint records (None for one from before digests), unverified: what a stage
+    fingerprint takes, so that a replaced checkpoint re-runs the stages reading it."""
+    payload = torch.load(path, map_location="cpu", weights_only=True)
+    return payload.get("digest") if isinstance(payload, dict) else None
+
+
+def add_digest(path: str | os.PathLike) -> bool:
+    """Give a checkpoint written before digests its digest, once it loads and its weights are finite;
+    False when it already has one (then verified). Records the sha256 of its old bytes as
+    ``adopted_sha256``, for agents that identified their encoder by it."""
+    path = Path(path)
+    payload = read(path, allow_undigested=True)
+    build(payload)
+    if "digest" in payload:
+        return False
+    payload["adopted_sha256"] = file_sha256(path)
+    _seal(payload, {"method": payload["method"], "data": None})
+    with atomic_path(path) as tmp:
+        torch.save(payload, tmp)
+    return True
+
+
+def identities(path: str | os.PathLike) -> set[str]:
+    """The sha256 values that name this checkpoint file: of its bytes, and of its bytes before
+    ``darla digest`` gave it a digest."""
+    adopted = read(path).get("adopted_sha256")
+    return {file_sha256(path)} | ({adopted} if adopted else set())
+
+
+def read(path: str | os.PathLike, expect_method: str | None = None, *, allow_undigested: bool = False) -> dict[str, Any]:
+    """The checkpoint's dict, checked (structure, finite weights, digest); ``expect_method`` rejects
+    a checkpoint of another method; ``allow_undigested`` reads one from before digests."""
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"no vision checkpoint at {path}; train one with "
@@ -97,7 +163,34 @@ def read(path: str | os.PathLike, expect_method: str | None = None) -> dict[str,
     if expect_method is not None and payload["method"] != expect_method:
         raise CheckpointError(f"{path} is a {payload['method']!r} checkpoint, not {expect_method!r}; "
                               f"pass a checkpoint trained with --method {expect_method}")
+    _check_integrity(path, payload, allow_undigested)
     return payload
+
+
+def _check_integrity(path: Path, payload: dict[str, Any], allow_undigested: bool) -> None:
+    if not isinstance(payload["model"], dict) or not all(isinstance(v, torch.Tensor) for v in payload["model"].values()):
+        raise CheckpointError(f"{path} holds no weights (its 'model' is not a dict of tensors); train it again "
+                              "with `darla see`")
+    bad = [k for k, v in payload["model"].items() if v.is_floating_point() and not torch.isfinite(v).all()]
+    if bad:
+        raise CheckpointError(f"{path} has NaN or infinite weights in {len(bad)} tensor(s) ({', '.join(bad[:3])}"
+                              f"{', ...' if len(bad) > 3 else ''}); it cannot encode anything: train it again "
+                              "with `darla see`")
+    if "digest" not in payload:
+        if allow_undigested:
+            return
+        raise CheckpointError(f"{path} was written by a darla version before checkpoints recorded a content digest, "
+                              f"so nothing shows its weights are intact; run `darla digest {path}` to check it "
+                              "and record one, or train it again with `darla see`")
+    actual = digest_of(payload)
+    recorded = payload.get("digests") if isinstance(payload.get("digests"), dict) else {}
+    wrong = differing(recorded, actual.parts())
+    if wrong or actual.hexdigest() != payload["digest"]:
+        names = [w.split("/", 1)[-1] for w in wrong]
+        raise CheckpointError(f"{path} does not match the digest recorded when it was written: "
+                              f"{', '.join(names[:3]) or 'its digest'}{' and others' if len(names) > 3 else ''} "
+                              "differ (the weights were changed or damaged since); restore the file or train it "
+                              "again with `darla see`")
 
 
 def config_of(payload: dict[str, Any]):

@@ -9,7 +9,6 @@ uninterrupted run.
 
 from __future__ import annotations
 
-import json
 import math
 import os
 import time
@@ -21,7 +20,7 @@ import numpy as np
 import torch
 
 from vision import checkpoint, config as cfg
-from artifacts import atomic_path, write_png
+from artifacts import write_json_atomic, write_png
 from vision.data import as_uint8_array, batch_indices, check_frames, step_generator, to_model_input
 from vision.errors import CheckpointError, ConfigError, NonFiniteLossError
 from vision.images import latent_scores, reconstruction_grid, traversal_grid
@@ -48,7 +47,7 @@ def resolve_device(name: str) -> torch.device:
 
 def fit(frames, method: str = "beta_vae_dae", out_dir: str | os.PathLike = "runs/vision", config=None, *,
         factors=None, resume: bool = True, progress: bool | None = None, tensorboard: bool = True,
-        **hyperparameters) -> Path:
+        origin: dict | None = None, **hyperparameters) -> Path:
     """Train ``method`` on ``frames`` (uint8 [N, H, W, C]: numpy array or h5py dataset) and return
     the path of its final checkpoint, ``out_dir/checkpoint.pt``.
 
@@ -59,6 +58,7 @@ def fit(frames, method: str = "beta_vae_dae", out_dir: str | os.PathLike = "runs
     ``factors`` (int [N, K], one row per frame) are the ground-truth factors; only methods that
     inherit :class:`~vision.methods._samplers.FactorBatches` use them (DC-IGN, supervised
     Guided-VAE), to build their own batches; the others ignore them.
+    ``origin`` describes the frames (``FrameDataset.provenance()``); checkpoints record it.
     Also writes ``reconstructions.png``, ``traversal.png``, ``summary.json`` and TensorBoard
     events under ``out_dir/tb``.
     """
@@ -80,16 +80,16 @@ def fit(frames, method: str = "beta_vae_dae", out_dir: str | os.PathLike = "runs
     if issubclass(cls, FactorBatches):
         config = cls.with_factors(config, factors)
     config = cls.prepare(config, data, out, fit, resume=resume, progress=progress, tensorboard=tensorboard)
-    return _Run(cls, config, data, shape, out, progress, tensorboard, factors).train(resume)
+    return _Run(cls, config, data, shape, out, progress, tensorboard, factors, origin).train(resume)
 
 
 class _Run:
     """State of one training run (kept out of the method: a method never counts steps)."""
 
     def __init__(self, cls, config, data: np.ndarray, shape, out: Path, progress, tensorboard: bool,
-                 factors: np.ndarray | None = None):
+                 factors: np.ndarray | None = None, origin: dict | None = None):
         self.cls, self.config, self.data, self.shape, self.out = cls, config, data, shape, out
-        self.factors = factors
+        self.factors, self.origin = factors, origin
         self.progress, self.tensorboard = progress, tensorboard
         self.path = out / CHECKPOINT
         self.device = resolve_device(config.device)
@@ -124,7 +124,8 @@ class _Run:
             optimizers = model.configure_optimizers()
             start = 0
             if resume and self.path.exists():
-                payload = checkpoint.read(self.path)
+                # a run interrupted under a darla before digests resumes too: its next save has one
+                payload = checkpoint.read(self.path, allow_undigested=True)
                 self._compatible(payload)
                 model.load_state_dict(payload["model"])
                 for name, opt in optimizers.items():
@@ -201,7 +202,7 @@ class _Run:
                        steps_this_session=config.steps - start, seconds_this_session=round(elapsed, 3),
                        images_per_s=round((config.steps - start) * min(config.batch_size, n) / max(elapsed, 1e-9), 1),
                        config=asdict(config))
-        _write_json(self.out / "summary.json", summary)
+        write_json_atomic(self.out / "summary.json", summary)
         return self.path
 
     def _nan_message(self, what: str, step: int) -> str:
@@ -215,7 +216,7 @@ class _Run:
         if not all(torch.isfinite(p).all() for p in model.parameters()):
             raise NonFiniteLossError(self._nan_message("a weight became NaN or inf", step))
         stats = code_statistics(model, self.data, seed=self.config.seed) if step == self.config.steps else None
-        checkpoint.save(self.path, model, optimizers, step, stats)
+        checkpoint.save(self.path, model, optimizers, step, stats, self.origin)
         self.last_saved = step
 
     def _log(self, writer, step: int, means: dict[str, float], kl: torch.Tensor | None, rate: float) -> None:
@@ -311,7 +312,3 @@ def evaluate(model, frames, n: int = 2048, seed: int = 0, reference: np.ndarray 
         out["active_latents"] = int((kl > ACTIVE_KL).sum())
     return out
 
-
-def _write_json(path: Path, data: dict) -> None:
-    with atomic_path(path) as tmp:
-        tmp.write_text(json.dumps(data, indent=2))

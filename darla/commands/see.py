@@ -35,7 +35,7 @@ def run(args) -> None:
         with locked(args.out):  # one writer per output folder
             # factors: only methods that learn from ground truth (dc_ign, guided_vae supervised) use them
             path = vision.fit(data.frames, args.method, args.out, config=config, factors=data.factors[:],
-                              resume=not args.force,
+                              resume=not args.force, origin=data.provenance(),
                               progress=False if args.no_progress else True)
     summary = json.loads((Path(args.out) / "summary.json").read_text())
     active = f", {summary['active_latents']} active latents" if "active_latents" in summary else ""
