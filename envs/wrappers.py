@@ -14,9 +14,9 @@ Every wrapper has a name in one registry, so a domain can be written as data,
 before any stage runs. Frames are uint8 ``(H, W, C)``; every transform is vectorised (OpenCV or numpy).
 
 Seeding. A random transform draws from its own generator, seeded from the env's ``reset(seed=...)``
-mixed with the wrapper's name and its ``seed`` kwarg, so a seeded rollout is reproducible, two
-transforms in one chain draw differently, and the env's own random stream is untouched (a wrapped
-env visits the same states as the bare one). ``fixed=True`` instead draws the transform's parameters
+mixed with the wrapper's name and its ``seed`` kwarg, so a seeded rollout is reproducible, transforms
+of different kinds draw differently (two of one kind need different ``seed`` kwargs), and the env's own
+random stream is untouched (a wrapped env visits the same states as the bare one). ``fixed=True`` instead draws the transform's parameters
 once, from ``seed`` alone: the same shift in every episode and every process, a fixed target domain.
 """
 
@@ -67,14 +67,19 @@ def check_frame_size(shape: Sequence[int], what: str = "observations", multiple:
 
 def image_shape(space: gymnasium.Space, wrapper: str, channels: Sequence[int] | None = None) -> tuple[int, int, int]:
     """(H, W, C) of an image observation space, or an error naming ``wrapper`` and what would fix the input."""
-    if not (isinstance(space, spaces.Box) and space.dtype == np.uint8 and len(space.shape) == 3):
-        hint = ("frames without a channel axis: add one (an env emitting (H, W) frames is not supported) "
-                if isinstance(space, spaces.Box) and space.dtype == np.uint8 and len(space.shape) == 2 else
-                "make the env with render_mode='rgb_array' and put the 'pixels' wrapper first, which observes "
-                "render() frames instead; ")
+    box = isinstance(space, spaces.Box)
+    if not (box and space.dtype == np.uint8 and len(space.shape) == 3):
+        if box and len(space.shape) == 3:
+            hint = (f"frames must be uint8 in [0, 255], got {space.dtype}; convert them first, e.g. with "
+                    "gymnasium.wrappers.TransformObservation(env, lambda o: (o * 255).round().astype(np.uint8), "
+                    "new_space)")
+        elif box and len(space.shape) == 2 and space.dtype == np.uint8:
+            hint = f"add a channel axis first: gymnasium.wrappers.ReshapeObservation(env, {(*space.shape, 1)})"
+        else:
+            hint = ("for an env whose observations are not images, make the env with render_mode='rgb_array' and "
+                    "put the 'pixels' wrapper first, which observes render() frames instead, then 'resize' as needed")
         raise WrapperError(f"wrapper {wrapper!r} needs image observations, a uint8 Box of shape (H, W, C); "
-                           f"got {space}. For an env whose observations are not images, {hint}"
-                           "then 'resize' / 'grayscale' as needed")
+                           f"got {space}: {hint}")
     h, w, c = space.shape
     if channels is not None and c not in channels:
         hint = " (put colour transforms before 'grayscale')" if c == 1 else ""
@@ -90,7 +95,10 @@ def _require(ok: bool, wrapper: str, param: str, message: str) -> None:
 
 def _pair(value, wrapper: str, param: str) -> tuple[int, int]:
     """An int or a [h, w] pair as (h, w), from Python or from a JSON/YAML config (lists)."""
-    pair = (value, value) if isinstance(value, (int, np.integer)) else tuple(value)
+    try:
+        pair = (value, value) if isinstance(value, (int, np.integer)) else tuple(value)
+    except TypeError:
+        pair = ()
     _require(len(pair) == 2 and all(isinstance(v, (int, np.integer)) and v > 0 for v in pair), wrapper, param,
              f"must be a positive int or a [height, width] pair of them, got {value!r}")
     return int(pair[0]), int(pair[1])

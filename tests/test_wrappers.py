@@ -262,6 +262,12 @@ def test_a_size_that_is_not_a_multiple_of_16_names_the_resize_wrapper_and_a_size
 def test_non_image_observations_name_the_pixels_wrapper():
     with pytest.raises(WrapperError, match=r"'blur' needs image observations.*render_mode='rgb_array'.*'pixels'"):
         apply_wrappers(States(), ["blur"])
+    floats = gymnasium.wrappers.TransformObservation(Frames(), lambda o: o / 255.0,
+                                                     spaces.Box(0, 1, (32, 32, 3), dtype=np.float64))
+    with pytest.raises(WrapperError, match=r"'resize' needs image observations.*must be uint8.*got float64"):
+        apply_wrappers(floats, [{"name": "resize", "size": 16}])
+    with pytest.raises(WrapperError, match=r"add a channel axis first.*ReshapeObservation\(env, \(32, 32, 1\)\)"):
+        apply_wrappers(Frames(shape=(32, 32)), ["blur"])
     with pytest.raises(WrapperError, match=r"'pixels'.*render_mode='rgb_array'"):
         apply_wrappers(States(), ["pixels"])
     with pytest.raises(WrapperError, match=r"'hue_rotate' needs frames with 3 channels.*before 'grayscale'"):
