@@ -265,11 +265,31 @@ def check_algorithm(algo: str, variant_name: str, env_id: str, hyperparams: dict
     vectors only and needs k ≤ buffer_size); ``darla run`` calls it while validating its config."""
     if algo not in ALGORITHMS:
         raise KeyError(f"unknown RL algorithm {algo!r}; known: {sorted(ALGORITHMS)}")
+    check_actions(algo, env_id)
     if ALGORITHMS[algo] is EpisodicControl:
         episodic.check_input(variant_name, variant(variant_name).input.policy,
                              [name for name, v in VARIANTS.items() if v.input.policy == "MlpPolicy"])
         hp = defaults_for(algo, env_id, hyperparams)
         episodic.check_settings(**{k: hp.get(k, v) for k, v in episodic._default_settings().items()})
+
+
+DISCRETE_ONLY, CONTINUOUS_ONLY = ("dqn", "ec"), ("sac",)  # PPO and A2C act in either
+
+
+def check_actions(algo: str, env_id: str) -> None:
+    """Fail, naming the algorithms that fit, when ``algo`` cannot act in ``env_id``'s action space
+    (DQN on the Reach arm's joint velocities, SAC on the Room's three moves)."""
+    env = envs.registry.make_env(env_id)
+    try:
+        action_space = env.action_space
+    finally:
+        env.close()
+    continuous = isinstance(action_space, gymnasium.spaces.Box)
+    unfit = DISCRETE_ONLY if continuous else CONTINUOUS_ONLY
+    if algo in unfit:
+        fits = sorted(a for a in ALGORITHMS if a not in unfit)
+        raise ValueError(f"{algo} cannot act in {env_id}: its actions are {'continuous' if continuous else 'discrete'} "
+                         f"({action_space}); algorithms that fit: {', '.join(fits)}")
 
 
 def load(path: str | os.PathLike, device: str = "cpu") -> TrainedAgent:

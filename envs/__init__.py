@@ -1,6 +1,6 @@
 """Environments with exact ground truth: factor spaces, domains, frame collection and datasets.
 
-Importing this package registers the toolkit's gymnasium environments (``darla/Room-v1``).
+Importing this package registers the toolkit's gymnasium environments (``darla/Room-v1``, ``darla/Reach-v0``).
 """
 
 from envs.factors import Domain, Factor, FactorSpace
@@ -12,5 +12,8 @@ __all__ = ["Domain", "Factor", "FactorSpace", "apply_wrappers", "available", "ch
 
 register_env("darla/Room-v1", "envs.room:RoomEnv",
              "first-person seek-avoid room (hat +1, lolly -1); colour domains source/target/ood")
+register_env("darla/Reach-v0", "envs.reach:ReachEnv",
+             "MuJoCo arm reaching for a cube (needs darla[mujoco]); domains source/target/ood/render_shift",
+             factor_space="envs.reach:factor_space")
 
 import envs.datasets  # noqa: E402,F401  (registers procedural datasets)

@@ -8,6 +8,7 @@ which is all the metrics and frame collection need. Unknown names fail with the 
 
 from __future__ import annotations
 
+import importlib
 from typing import Callable
 
 import gymnasium
@@ -15,14 +16,22 @@ import gymnasium
 from envs.factors import FactorSpace
 
 _ENVS: dict[str, str] = {}
+_ENV_SPACES: dict[str, str] = {}  # env id -> "module:function" building its FactorSpace without the env
 _GROUND_TRUTH: dict[str, tuple[Callable[..., FactorSpace], str]] = {}
 
 
-def register_env(env_id: str, entry_point: str, description: str, **kwargs) -> None:
-    """Register a gymnasium environment whose ``unwrapped.factor_space`` is a FactorSpace."""
+def register_env(env_id: str, entry_point: str, description: str, factor_space: str | None = None,
+                 **kwargs) -> None:
+    """Register a gymnasium environment whose ``unwrapped.factor_space`` is a FactorSpace.
+
+    ``factor_space`` ("module:function", called with the env's keyword arguments) builds that space
+    without making the env: for an env whose simulator is an optional extra, so that listing,
+    metrics' bookkeeping and config checks work where the simulator is not installed."""
     if env_id not in gymnasium.registry:
         gymnasium.register(env_id, entry_point=entry_point, **kwargs)
     _ENVS[env_id] = description
+    if factor_space is not None:
+        _ENV_SPACES[env_id] = factor_space
 
 
 def register_ground_truth(name: str, factory: Callable[..., FactorSpace], description: str) -> None:
@@ -64,6 +73,9 @@ def make_factor_space(name: str, **kwargs) -> FactorSpace:
     check_name(name)
     if name in _GROUND_TRUTH:
         return _GROUND_TRUTH[name][0](**kwargs)
+    if name in _ENV_SPACES:
+        module, function = _ENV_SPACES[name].split(":")
+        return getattr(importlib.import_module(module), function)(**kwargs)
     env = gymnasium.make(name, **kwargs)
     try:
         return env.unwrapped.factor_space
