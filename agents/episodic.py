@@ -108,7 +108,11 @@ class _ActionTable:
                 out[i] = self.values[slot]
                 if clock is not None:
                     self.last_used[slot] = clock
-        if unseen:
+        if unseen and self.size <= self.k:  # every entry is a neighbour: no search needed
+            out[unseen] = self.values[:self.size].mean()
+            if clock is not None:
+                self.last_used[:self.size] = clock
+        elif unseen:
             import sklearn
 
             # keys are finite float32 (checked on load, made by the env stack): skip the per-call checks
