@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import json
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
@@ -37,7 +38,7 @@ import envs.collect
 import envs.dataset
 import vision
 from darla.config import RunConfig
-from artifacts import atomic_path, write_json_atomic, write_text_atomic
+from artifacts import atomic_path, remove_temporaries, write_json_atomic, write_text_atomic
 from darla.stages import MARKER, Stages, locked, read_record
 from eval import transfer
 
@@ -109,6 +110,10 @@ def run(config: RunConfig, runs_dir: str | Path = "runs", force=(), log: Callabl
 
 
 def _run_locked(config: RunConfig, run_dir: Path, force: tuple[str, ...], log: Callable[[str], None]) -> Path:
+    leftovers = remove_temporaries(run_dir)  # of writers killed mid-write; the lock says none is running
+    if leftovers:
+        log(f"[clean] removed {len(leftovers)} temporary file(s) an interrupted run left: "
+            f"{', '.join(str(p.relative_to(run_dir)) for p in leftovers[:3])}{', ...' if len(leftovers) > 3 else ''}")
     write_json_atomic(run_dir / "config.json", config.to_dict())
     torch.set_num_threads(config.threads)
     stages = Stages(run_dir, force, log, FILE_DIGESTS)
@@ -121,46 +126,12 @@ def _run_locked(config: RunConfig, run_dir: Path, force: tuple[str, ...], log: C
                                                    sampling=config.collect.sampling, progress=True,
                                                    **config.env_kwargs))
     check_dataset(run_dir / data_key / DATASET, config)
-    checkpoints, vision_keys = {}, {}
-    for method in vision_plan(config):
-        seeds = vision_seeds(config, method)
-        folders = []
-        for vision_seed in seeds:
-            hp = {**config.vision.methods.get(method, {}), "seed": vision_seed}
-            inputs = [data_key]
-            # Not fingerprinted: device and threads change where the numbers are computed, not what they
-            # mean, and the DAE enters through its stage digest (so a moved run directory stays valid).
-            run_on = {"device": config.vision.device, "threads": config.threads}
-            for dependency, key in vision.methods.get(method).requires.items():  # trained earlier in the plan
-                run_on[key] = str(checkpoints[dependency])
-                inputs.append(vision_keys[dependency])
-            name = vision_model_name(method, vision_seed, len(seeds) > 1)
-            key = f"vision/{name}"
-            folder = stages.run(key, {"method": method, **hp},
-                                lambda folder, m=method, h={**hp, **run_on}, reads=[checkpoints[d] for d in
-                                                                              vision.methods.get(method).requires]:
-                                _fit_vision(folder, run_dir / data_key / DATASET, m, h, reads, log), inputs)
-            folders.append(folder)
-            if config.metrics.names:
-                stages.run(f"metrics/{name}", vars(config.metrics),
-                           lambda out, c=folder / CHECKPOINT: _score(out, config, with_digest(c, log)), [key])
-        vision_keys[method] = key
-        chosen = folders[0]
-        if len(seeds) > 1:  # pick one model by an unsupervised score on the source frames
-            vision_keys[method] = f"select/{method}"
-            keys = [f"vision/{vision_model_name(method, s, True)}" for s in seeds]
-            select_dir = stages.run(vision_keys[method], {"rule": config.vision.selection, "seeds": seeds},
-                                    lambda folder, fs=folders: _select(folder, config, run_dir / data_key / DATASET,
-                                                                       fs, seeds, log), [data_key, *keys])
-            chosen = folders[json.loads((select_dir / "selection.json").read_text())["chosen"]]
-        checkpoints[method] = chosen / CHECKPOINT
-
-    jobs = [(name, seed) for name in config.variants for seed in config.seeds]
-    if config.jobs > 1 and len(jobs) > 1:
-        _run_parallel(config, run_dir, checkpoints, jobs, force, log, stages)
+    tasks = plan(config)
+    if config.jobs > 1 and len(tasks) > 1:
+        _run_parallel(config, run_dir, tasks, force, log, stages)
     else:
-        for name, seed in jobs:
-            _act_and_transfer(stages, config, run_dir, checkpoints, name, seed)
+        for task in tasks:
+            _run_task(stages, config, run_dir, task, threads=config.threads, progress=True)
 
     write_report(run_dir, config, log, f"This invocation took {time.time() - start:.0f} s "
                                        f"({len(stages.ran)} stages ran, {len(stages.skipped)} reused).")
@@ -207,30 +178,129 @@ def vision_input_key(config: RunConfig, method: str) -> str:
     return f"select/{method}" if len(vision_seeds(config, method)) > 1 else f"vision/{method}"
 
 
-def _job(config_dict: dict, run_dir: str, checkpoints: dict, name: str, seed: int, force) -> tuple[list, list]:
-    """One (variant, seed) in a worker process: one torch thread, its own stage bookkeeping."""
+@dataclass(frozen=True)
+class Task:
+    """One unit of work after collection, named by the stage it finishes (an agent task also runs
+    its transfer stage), with the tasks it waits for: the run is a graph, not a sequence."""
+
+    kind: str                  # vision | metrics | select | agent
+    key: str
+    needs: tuple[str, ...] = ()
+    method: str = ""
+    seed: int = 0
+    variant: str = ""
+
+
+def plan(config: RunConfig) -> list[Task]:
+    """Every task of the run in an order that runs each after what it needs (the serial order):
+    vision models (each after the models it requires), their metrics and selection, then agents."""
+    tasks = []
+    for method in vision_plan(config):
+        seeds = vision_seeds(config, method)
+        requires = tuple(vision_input_key(config, d) for d in vision.methods.get(method).requires)
+        for seed in seeds:
+            name = vision_model_name(method, seed, len(seeds) > 1)
+            tasks.append(Task("vision", f"vision/{name}", requires, method, seed))
+            if config.metrics.names:
+                tasks.append(Task("metrics", f"metrics/{name}", (f"vision/{name}",), method, seed))
+        if len(seeds) > 1:
+            tasks.append(Task("select", f"select/{method}",
+                              tuple(f"vision/{vision_model_name(method, s, True)}" for s in seeds), method))
+    for variant in config.variants:
+        method = agents.variant(variant).method_for(config.vision.method)
+        for seed in config.seeds:
+            tasks.append(Task("agent", f"agent/{variant}/seed{seed}",
+                              (vision_input_key(config, method),) if method else (), variant=variant, seed=seed))
+    return tasks
+
+
+def chosen_checkpoint(run_dir: Path, config: RunConfig, method: str) -> Path:
+    """The checkpoint of ``method`` that later stages read: its one model, or the selected seed's."""
+    seeds = vision_seeds(config, method)
+    if len(seeds) == 1:
+        return run_dir / "vision" / vision_model_name(method, seeds[0], False) / CHECKPOINT
+    chosen = json.loads((run_dir / "select" / method / "selection.json").read_text())["chosen_seed"]
+    return run_dir / "vision" / vision_model_name(method, chosen, True) / CHECKPOINT
+
+
+def _run_task(stages: Stages, config: RunConfig, run_dir: Path, task: Task, threads: int, progress: bool) -> None:
+    dataset = run_dir / "collect" / DATASET
+    if task.kind == "vision":
+        requires = vision.methods.get(task.method).requires
+        reads = {key: chosen_checkpoint(run_dir, config, d) for d, key in requires.items()}
+        hp = {**config.vision.methods.get(task.method, {}), "seed": task.seed}
+        # Not fingerprinted: device and threads change where the numbers are computed, not what they
+        # mean, and a required model enters through its stage digest (so a moved run directory stays valid).
+        run_on = {"device": config.vision.device, "threads": threads, **{k: str(v) for k, v in reads.items()}}
+        stages.run(task.key, {"method": task.method, **hp},
+                   lambda folder: _fit_vision(folder, dataset, task.method, {**hp, **run_on}, list(reads.values()),
+                                              stages.log, progress), ["collect", *task.needs])
+    elif task.kind == "metrics":
+        checkpoint = run_dir / task.needs[0] / CHECKPOINT
+        stages.run(task.key, vars(config.metrics),
+                   lambda out: _score(out, config, with_digest(checkpoint, stages.log)), list(task.needs))
+    elif task.kind == "select":  # pick one model by an unsupervised score on the source frames
+        seeds = vision_seeds(config, task.method)
+        stages.run(task.key, {"rule": config.vision.selection, "seeds": seeds},
+                   lambda folder: _select(folder, config, dataset, [run_dir / k for k in task.needs], seeds,
+                                          stages.log), ["collect", *task.needs])
+    else:
+        method = agents.variant(task.variant).method_for(config.vision.method)
+        checkpoints = {method: chosen_checkpoint(run_dir, config, method)} if method else {}
+        _act_and_transfer(stages, config, run_dir, checkpoints, task.variant, task.seed, progress)
+
+
+def _job(config_dict: dict, run_dir: str, task: Task, force) -> tuple[list, list, list]:
+    """One task in a worker process: one torch thread, its own stage bookkeeping, no progress bars
+    (the parent shows one bar for the whole graph)."""
     torch.set_num_threads(1)
     lines: list[str] = []
     stages = Stages(run_dir, force, lines.append, FILE_DIGESTS)
-    _act_and_transfer(stages, RunConfig.from_dict(config_dict), Path(run_dir), checkpoints, name, seed,
-                      progress=False)
-    return lines, stages.ran
+    _run_task(stages, RunConfig.from_dict(config_dict), Path(run_dir), task, threads=1, progress=False)
+    return lines, stages.ran, stages.skipped
 
 
-def _run_parallel(config: RunConfig, run_dir: Path, checkpoints: dict, jobs: list, force, log, stages: Stages) -> None:
-    """(variant, seed) pairs are independent and write separate folders, so they run side by side."""
+def _run_parallel(config: RunConfig, run_dir: Path, tasks: list[Task], force, log, stages: Stages) -> None:
+    """Up to ``config.jobs`` tasks side by side, each as soon as what it needs has finished: the
+    pixel agents train while stage 1 does, and several vision seeds train at once. A failed task
+    stops new ones from starting; the running ones finish (their stages are kept), then it raises."""
     import multiprocessing
-    from concurrent.futures import ProcessPoolExecutor, as_completed
+    from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+
+    from tqdm.auto import tqdm
 
     context = multiprocessing.get_context("spawn")  # fresh interpreters: no forked torch thread pools
+    waiting, running, done, failure = list(tasks), {}, set(), None
+    bar = tqdm(total=len(tasks), desc=f"stages ({config.jobs} at a time)", unit="task")
     with ProcessPoolExecutor(max_workers=config.jobs, mp_context=context) as pool:
-        futures = {pool.submit(_job, config.to_dict(), str(run_dir), checkpoints, name, seed, tuple(force)):
-                   (name, seed) for name, seed in jobs}
-        for future in as_completed(futures):
-            lines, ran = future.result()
-            stages.ran += ran
-            for line in lines:
-                log(line)
+        while waiting or running:
+            while failure is None and len(running) < config.jobs:
+                ready = next((t for t in waiting if all(n in done for n in t.needs)), None)
+                if ready is None:
+                    break
+                waiting.remove(ready)
+                log(f"[start] {ready.key}")
+                running[pool.submit(_job, config.to_dict(), str(run_dir), ready, tuple(force))] = ready
+            if not running:
+                break
+            finished, _ = wait(running, return_when=FIRST_COMPLETED)
+            for future in finished:
+                task = running.pop(future)
+                try:
+                    lines, ran, skipped = future.result()
+                except Exception as err:  # noqa: BLE001  re-raised once the running tasks are done
+                    failure = failure or err
+                    log(f"[failed] {task.key}: {err}")
+                    continue
+                stages.ran += ran
+                stages.skipped += skipped
+                for line in lines:
+                    log(line)
+                done.add(task.key)
+                bar.update()
+    bar.close()
+    if failure is not None:
+        raise failure
 
 
 # -- files of finished stages ----------------------------------------------------------------------
@@ -264,14 +334,15 @@ def with_digest(path: Path, log: Callable[[str], None]) -> Path:
 
 # -- stage bodies ---------------------------------------------------------------------------------
 def _fit_vision(folder: Path, dataset: Path, method: str, hp: dict, reads: list[Path],
-                log: Callable[[str], None]) -> None:
+                log: Callable[[str], None], progress: bool = True) -> None:
     for path in [dataset, *reads]:
         with_digest(path, log)
     with envs.dataset.FrameDataset(dataset) as ds:
         frames, factors = ds.load()
         origin = ds.provenance()
     # ground-truth factors: DC-IGN and supervised Guided-VAE learn from them, the others ignore them
-    vision.fit(frames, method=method, out_dir=folder, factors=factors, origin=origin, **hp)
+    vision.fit(frames, method=method, out_dir=folder, factors=factors, origin=origin,
+               progress=None if progress else False, **hp)  # None: a bar when on a terminal
 
 
 def _select(folder: Path, config: RunConfig, dataset: Path, folders: list[Path], seeds: list[int],

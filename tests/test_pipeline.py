@@ -2,6 +2,7 @@
 
 import csv
 import json
+import re
 
 import numpy as np
 import pytest
@@ -159,7 +160,7 @@ def test_every_variant_runs_end_to_end_and_a_rerun_reuses_everything(tmp_path):
 
 def test_cli_run_reports_bad_input_without_a_traceback(tmp_path, capsys):
     assert main(["run", "nope", "--runs-dir", str(tmp_path)]) == 1
-    assert "presets: ['quickstart', 'room'" in capsys.readouterr().err
+    assert re.search(r"no preset or config file 'nope'; presets: \[.*'quickstart'.*'room'.*\]", capsys.readouterr().err)
     assert main(["run", "quickstart", "variants=darla,oracles", "--runs-dir", str(tmp_path)]) == 1
     assert "unknown variant(s) ['oracles']" in capsys.readouterr().err
     # overrides may also follow options; they still reach (and are checked against) the config
@@ -233,3 +234,29 @@ def test_report_rebuilds_the_tables_from_finished_stages_and_names_missing_ones(
     assert "no finished transfer/pixels/seed0, transfer/pixels/seed1" in capsys.readouterr().err
     assert main(["report", str(tmp_path / "nowhere")]) == 1
     assert "has no config.json" in capsys.readouterr().err
+
+
+def test_the_plan_is_a_graph_each_task_after_what_it_reads():
+    from darla.pipeline import plan
+
+    cfg = tiny_config(variants=["darla", "darla_dae", "pixels"], seeds=[0, 1])
+    cfg.vision.seeds, cfg.metrics.names = [0, 1], ["probe"]
+    tasks = {t.key: t for t in plan(cfg)}
+    order = list(tasks)
+    assert tasks["vision/dae"].needs == () and tasks["agent/pixels/seed1"].needs == ()
+    assert tasks["vision/beta_vae_dae-seed1"].needs == ("vision/dae",)
+    assert tasks["metrics/beta_vae_dae-seed0"].needs == ("vision/beta_vae_dae-seed0",)
+    assert tasks["select/beta_vae_dae"].needs == ("vision/beta_vae_dae-seed0", "vision/beta_vae_dae-seed1")
+    assert tasks["agent/darla/seed0"].needs == ("select/beta_vae_dae",)
+    assert tasks["agent/darla_dae/seed1"].needs == ("vision/dae",)
+    for task in tasks.values():  # the serial order runs everything after what it needs
+        assert all(order.index(n) < order.index(task.key) for n in task.needs), task
+
+
+@pytest.mark.timeout(600)
+def test_parallel_jobs_start_what_needs_no_vision_alongside_stage_one(tmp_path):
+    lines = []
+    run(tiny_config(variants=["darla_ent", "oracle"], jobs=2), tmp_path, log=lines.append)
+    starts = [line.split()[1] for line in lines if line.startswith("[start]")]
+    assert set(starts[:2]) == {"vision/vae", "agent/oracle/seed0"}, starts
+    assert starts[2] == "agent/darla_ent/seed0"
