@@ -7,8 +7,8 @@ and floor behind. Physics is MuJoCo's (velocity actuators, arm–table contacts,
 assumed gravity-compensated); the MJCF is written here, nothing is downloaded.
 
 **Ground truth.** The object's (x, y) lie on a 5 × 5 grid on the table. The joints move continuously,
-but the camera shows them at their angle rounded to a grid of ``joint_bins`` values per joint (≈ 2–4°
-for the default 40, at most about 1.5 px at 64 × 64): the frame is then a function of the factors
+but the camera shows them at their angle rounded to a grid of ``joint_bins`` values per joint (3–4°
+for the default 40: the tip moves up to about 3 cm, 2 px at 64 × 64): the frame is then a function of the factors
 alone, so ``ReachFactors.render(factors)`` returns exactly the env's frame (tested), as the Room's
 does. The reward reads the continuous state. Visual factors: object, table and background colour (6
 in-distribution hues and 2 out-of-distribution ones each), the key light's direction (4), and the
