@@ -246,6 +246,8 @@ def import_mujoco():
         import mujoco
     except ImportError as err:
         raise ImportError(f"darla/Reach-v0 needs MuJoCo: {INSTALL_HINT} (the 'mujoco' package, >= 3.1)") from err
+    except Exception as err:  # the GL back-end named by MUJOCO_GL fails as mujoco loads it
+        raise _no_gl_error({os.environ.get("MUJOCO_GL", ""): f"{type(err).__name__}: {err}"}) from err
     return mujoco
 
 
