@@ -64,6 +64,20 @@ def temporary_folder(parent: str | os.PathLike, prefix: str = ".saving.") -> Ite
         shutil.rmtree(folder, ignore_errors=True)
 
 
+def remove_temporaries(folder: str | os.PathLike) -> list[Path]:
+    """Delete what writers killed mid-write left anywhere below ``folder`` (``.NAME.*.tmp`` files of
+    :func:`atomic_path`, ``.saving.*`` folders of :func:`temporary_folder`); returns them. Only for
+    a folder nobody writes to meanwhile (a run directory whose lock is held)."""
+    found = [p for p in Path(folder).rglob(".*") if (p.is_file() and p.name.endswith(".tmp"))
+             or (p.is_dir() and p.name.startswith(".saving."))]
+    for path in found:
+        if path.is_dir():
+            shutil.rmtree(path, ignore_errors=True)
+        else:
+            path.unlink(missing_ok=True)
+    return found
+
+
 def write_png(path: str | os.PathLike, image: np.ndarray) -> Path:
     """Write an RGB (or single-channel) uint8 image [H, W, C] as a PNG, atomically."""
     import cv2
