@@ -263,35 +263,15 @@ def load(name_or_path: str) -> RunConfig:
     return RunConfig.from_dict(data)
 
 
-def parse_value(text: str, current: Any = None) -> Any:
-    """A command-line value: JSON when it parses (``3``, ``1e-4``, ``true``, ``[0,1,2]``), a comma
-    list where the current value is a list (``variants=darla,pixels``), else the string itself."""
-    try:
-        value = json.loads(text)
-    except json.JSONDecodeError:
-        value = {"True": True, "False": False, "None": None}.get(text, text)
-    if isinstance(current, list) and not isinstance(value, list):  # a,b or [a,b] (names unquoted)
-        inner = text[1:-1] if text.startswith("[") and text.endswith("]") else text
-        value = [parse_value(part.strip()) for part in inner.split(",") if part.strip()]
-    if isinstance(current, bool) and not isinstance(value, bool):
-        raise ValueError(f"expected true or false, got {text!r}")
-    if isinstance(current, (int, float)) and not isinstance(current, bool):
-        if isinstance(value, bool) or not isinstance(value, (int, float)):
-            raise ValueError(f"expected a number, got {text!r}")
-        value = float(value) if isinstance(current, float) else value
-    return value
-
-
 def apply_overrides(data: dict, overrides: list[str]) -> dict:
     """``key.sub=value`` strings applied to a config mapping (a new one is returned).
 
     Keys of typed sections must exist (the error lists the valid ones); under free-form mappings
     (``env_kwargs``, ``vision.methods.<method>``, ``agent.hyperparams``) any key may be set."""
+    from darla.overrides import parse_loose, split
+
     data = json.loads(json.dumps(data))
-    for item in overrides:
-        key, sep, text = item.partition("=")
-        if not sep or not key:
-            raise ValueError(f"override {item!r} is not key=value (e.g. agent.steps=50000)")
+    for key, text in split(overrides).items():
         *parents, leaf = key.split(".")
         node, free = data, False
         for depth, part in enumerate(parents):
@@ -304,7 +284,7 @@ def apply_overrides(data: dict, overrides: list[str]) -> dict:
         if leaf not in node and not (free or leaf in FREE_FORM):
             raise ValueError(f"unknown config key {key!r}; valid: {sorted(node)}")
         try:
-            node[leaf] = parse_value(text, node.get(leaf))
+            node[leaf] = parse_loose(text, node.get(leaf))
         except ValueError as err:
             raise ValueError(f"{key}: {err}") from None
     return data

@@ -1,14 +1,19 @@
-"""``key=value`` command-line overrides → a typed hyperparameter dataclass. The one parser for them.
+"""``key=value`` on every command line: the one grammar, and the one parser of its values.
 
-Keys are dataclass field names, nested ones joined with dots (``dae.steps=500``); values are parsed
-by the field's annotated type: ``int``, ``float`` (``1e-4`` works), ``bool`` (true/false, yes/no,
-1/0, on/off), ``str``, ``Literal[...]`` (one of its choices) and ``X | None`` (``none``/``null``).
+Every command splits its ``key=value`` words with :func:`split` (``darla run`` overrides, ``darla
+see`` hyperparameters, ``darla act`` RL settings, ``darla metrics --set``). Values are read by
+:func:`parse_value` where the key's annotated type is known (a method's config dataclass: ``int``,
+``float``, ``bool``, ``str``, ``Literal[...]``, ``X | None``, ``list[X]``) and by
+:func:`parse_loose` where only the current value shows the type (a run config) or nothing does
+(free-form settings). Both read the same words: booleans ``true/false``, ``yes/no``, ``on/off``,
+``1/0``; numbers with an exponent (``1e-4``); lists as ``[a,b]`` or ``a,b``; ``none``/``null``.
 An unknown key fails with the list of valid keys; a value that does not parse names the expected type.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import json
 import types
 import typing
 from typing import Any, Iterable
@@ -54,6 +59,9 @@ def parse_value(text: str, kind: Any, key: str) -> Any:
             except OverrideError as err:
                 errors.append(str(err))
         raise OverrideError("; ".join(errors))
+    if origin is list:
+        (item,) = typing.get_args(kind) or (str,)
+        return [parse_value(part, item, f"{key}[{i}]") for i, part in enumerate(_list_items(text))]
     if kind is bool:
         low = text.lower()
         if low in _TRUE:
@@ -74,6 +82,35 @@ def parse_value(text: str, kind: Any, key: str) -> Any:
     if kind is str:
         return text
     raise OverrideError(f"{key}: fields of type {kind} cannot be set from the command line")
+
+
+def parse_loose(text: str, current: Any = None) -> Any:
+    """A value whose type only ``current`` shows (or nothing, for free-form settings): JSON when it
+    parses (``3``, ``1e-4``, ``true``, ``[0,1,2]``), a list where ``current`` is one (``a,b`` or
+    ``[a,b]``, names unquoted), a boolean where ``current`` is one (any word of the grammar), a
+    number where ``current`` is one (kept as given, so a range check can name ``1.5`` for a count),
+    else the text itself. Raises ValueError naming the expected type."""
+    if isinstance(current, bool):
+        low = text.lower()
+        if low in _TRUE or low in _FALSE:
+            return low in _TRUE
+        raise ValueError(f"expected true or false (or yes/no, on/off, 1/0), got {text!r}")
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError:
+        value = {"True": True, "False": False, "None": None, "none": None}.get(text, text)
+    if isinstance(current, list) and not isinstance(value, list):
+        value = [parse_loose(part) for part in _list_items(text)]
+    if isinstance(current, (int, float)):
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise ValueError(f"expected a number, got {text!r}")
+        value = float(value) if isinstance(current, float) else value
+    return value
+
+
+def _list_items(text: str) -> list[str]:
+    inner = text[1:-1] if text.startswith("[") and text.endswith("]") else text
+    return [part.strip() for part in inner.split(",") if part.strip()]
 
 
 def split(pairs: Iterable[str]) -> dict[str, str]:

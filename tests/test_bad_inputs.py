@@ -52,7 +52,7 @@ def finished(tmp_path_factory):
     (["agent.steps=-5"], "agent.steps must be positive, got -5"),
     (["agent.steps=1.5"], "agent.steps must be a whole number"),
     (["transfer.episodes=0"], "transfer.episodes must be positive"),
-    (["transfer.domains=[target]"], "must include 'source'"),
+    (["transfer.domains=[target]"], "must include the source domain 'source'"),
     (["threads=0"], "threads must be positive"),
     (["jobs=0"], "jobs must be positive"),
     (["agent.eval_every=-1"], "agent.eval_every must be >= 0"),

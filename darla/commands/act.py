@@ -26,14 +26,9 @@ def run(args) -> None:
     from pathlib import Path
 
     import agents
-    from darla.config import parse_value
+    from darla.overrides import parse_loose, split
 
-    hyperparams = {}
-    for item in args.overrides:
-        key, sep, value = item.partition("=")
-        if not sep:
-            raise ValueError(f"hyperparameter {item!r} is not key=value (e.g. learning_rate=1e-4)")
-        hyperparams[key] = parse_value(value)
+    hyperparams = {key: parse_loose(value) for key, value in split(args.overrides).items()}
     from darla.stages import locked
 
     agents.variant(args.variant)  # unknown names fail before the output folder exists

@@ -11,7 +11,6 @@ checkpoints each is scored separately and UDR compares them.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 from artifacts import write_json_atomic
@@ -37,20 +36,15 @@ def register(subparsers) -> None:
 
 def parse_settings(items: list[str]) -> dict:
     """``["num_train=100", "dci.importance=forest"]`` -> ``{"num_train": 100, "dci": {"importance": "forest"}}``."""
+    from darla.overrides import parse_loose, split
+
     out: dict = {}
-    for item in items:
-        key, sep, raw = item.partition("=")
-        if not sep or not key:
-            raise ValueError(f"--set expects KEY=VALUE or METRIC.KEY=VALUE, got {item!r}")
-        try:
-            value = json.loads(raw)
-        except json.JSONDecodeError:
-            value = raw  # a bare word such as forest
+    for key, raw in split(items).items():
         metric, dot, name = key.rpartition(".")
         if dot:
-            out.setdefault(metric, {})[name] = value
+            out.setdefault(metric, {})[name] = parse_loose(raw)
         else:
-            out[key] = value
+            out[key] = parse_loose(raw)
     return out
 
 
