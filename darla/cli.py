@@ -18,6 +18,7 @@ COMMAND_MODULES = (
     "darla.commands.preview",
     "darla.commands.collect",
     "darla.commands.see",
+    "darla.commands.scan",
     "darla.commands.methods",
     "darla.commands.act",
     "darla.commands.transfer",
