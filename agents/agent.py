@@ -61,6 +61,7 @@ class AgentInput:
     input (symbols, episodic keys) is one subclass; nothing else compares variant names or modes."""
 
     policy = "MlpPolicy"
+    reads = "latents"        # the kind of input, for per-input RL defaults (agents.hyperparams)
     ground_truth = False     # the env emits one-hot factors and views instead of frames
     frozen_encoder = False   # the frames are encoded env-side by the frozen vision model
 
@@ -89,6 +90,7 @@ class Frames(AgentInput):
     """Frames, channel-first for SB3's CnnPolicy, trained end to end."""
 
     policy = "CnnPolicy"
+    reads = "frames"
 
     def wrap(self, venv, encoder, standardizer):
         return VecTransposeImage(venv)
@@ -107,6 +109,7 @@ class FineTunedEncoder(Frames):
 class GroundTruth(AgentInput):
     """The env's factors and views, one-hot (the oracle); an MLP policy."""
 
+    reads = "factors"
     ground_truth = True
 
 
@@ -229,7 +232,7 @@ def train(variant_name: str, env_id: str, out_dir: str | os.PathLike, *, steps: 
     if spec.vision_method is not None and encoder_path is None:
         raise ValueError(f"variant {variant_name!r} needs a {spec.vision_method} checkpoint (encoder_path); "
                          f"train one with `darla see --method {spec.vision_method}`")
-    hp = defaults_for(algo, env_id, hyperparams)
+    hp = defaults_for(algo, env_id, hyperparams, spec.input.reads)
     n_envs = int(hp.pop("n_envs"))
     set_random_seed(seed)
     if domain is None:
@@ -269,7 +272,7 @@ def check_algorithm(algo: str, variant_name: str, env_id: str, hyperparams: dict
     if ALGORITHMS[algo] is EpisodicControl:
         episodic.check_input(variant_name, variant(variant_name).input.policy,
                              [name for name, v in VARIANTS.items() if v.input.policy == "MlpPolicy"])
-        hp = defaults_for(algo, env_id, hyperparams)
+        hp = defaults_for(algo, env_id, hyperparams, variant(variant_name).input.reads)
         episodic.check_settings(**{k: hp.get(k, v) for k, v in episodic._default_settings().items()})
 
 
@@ -365,7 +368,8 @@ def _save_atomically(out: Path, model: BaseAlgorithm, record: dict, encoder_path
 def _constructor_hyperparams(record: dict) -> dict:
     """The SB3 constructor arguments the agent was trained with (defaults merged with the record's
     overrides, as in :func:`train`), for rebuilding it on load; other keys are not SB3's."""
-    hp = defaults_for(record["algo"], record["env_id"], record.get("hyperparams"))
+    hp = defaults_for(record["algo"], record["env_id"], record.get("hyperparams"),
+                      variant(record["variant"]).input.reads)
     accepted = set(inspect.signature(ALGORITHMS[record["algo"]]).parameters)
     accepted -= {"policy", "env", "policy_kwargs", "seed", "device", "verbose", "tensorboard_log",
                  "_init_setup_model"}

@@ -1,15 +1,18 @@
 """Default RL hyperparameters per (algorithm, environment): the one place to read or change them.
 
 Keys are stable-baselines3 constructor arguments (for ``ec``, :class:`agents.episodic.EpisodicControl`'s), plus ``n_envs`` (parallel envs) and ``policy_kwargs``.
-The ``"*"`` entry of an algorithm applies to every env; an env's entry updates it; the user's
-config overrides both (``agent.hyperparams.learning_rate=1e-4`` on the command line).
+Entries are layered, each updating the one before: ``"*"`` (every env), ``("*", reads)`` (every
+env, for one kind of policy input), the env's own, ``(env, reads)``, then the user's config
+(``agent.hyperparams.learning_rate=1e-4`` on the command line). ``reads`` is what the variant's
+policy reads (:attr:`agents.agent.AgentInput.reads`): ``latents`` (frozen codes), ``frames`` or
+``factors`` (the oracle), because a 32-number code and a 64×64 frame rarely want the same settings.
 """
 
 from __future__ import annotations
 
 import copy
 
-DEFAULTS: dict[str, dict[str, dict]] = {
+DEFAULTS: dict[str, dict[str | tuple[str, str], dict]] = {
     "ppo": {
         "*": {"n_envs": 8, "n_steps": 128, "batch_size": 256, "n_epochs": 4, "learning_rate": 3e-4,
               "gamma": 0.99, "gae_lambda": 0.95, "clip_range": 0.2, "ent_coef": 0.01,
@@ -52,11 +55,14 @@ def algorithms() -> list[str]:
     return sorted(DEFAULTS)
 
 
-def defaults_for(algo: str, env_id: str, overrides: dict | None = None) -> dict:
-    """The merged hyperparameters for ``algo`` on ``env_id`` (a fresh dict the caller may modify)."""
+def defaults_for(algo: str, env_id: str, overrides: dict | None = None, reads: str | None = None) -> dict:
+    """The merged hyperparameters for ``algo`` on ``env_id`` for a policy that ``reads`` latents,
+    frames or factors (a fresh dict the caller may modify); see the module docstring for the layers."""
     if algo not in DEFAULTS:
         raise KeyError(f"unknown RL algorithm {algo!r}; known: {algorithms()}")
-    merged = copy.deepcopy(DEFAULTS[algo]["*"])
-    merged.update(copy.deepcopy(DEFAULTS[algo].get(env_id, {})))
+    table = DEFAULTS[algo]
+    merged: dict = {}
+    for key in ("*", ("*", reads), env_id, (env_id, reads)):
+        merged.update(copy.deepcopy(table.get(key, {})))
     merged.update(copy.deepcopy(overrides or {}))
     return merged

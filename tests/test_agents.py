@@ -196,3 +196,22 @@ def test_oracle_trains_saves_and_reloads_without_an_encoder(tmp_path):
     assert agent.encoder is None and not (out / "encoder.pt").exists()
     a = transfer.evaluate(agent, ["target"], episodes=2, seed=3, n_envs=2)
     assert a == transfer.evaluate(agents.load(out), ["target"], episodes=2, seed=3, n_envs=2)
+
+
+def test_rl_defaults_are_layered_by_env_and_by_what_the_policy_reads(monkeypatch):
+    from agents import hyperparams
+
+    monkeypatch.setitem(hyperparams.DEFAULTS, "ppo", {
+        "*": {"n_epochs": 4, "learning_rate": 3e-4, "gamma": 0.99},
+        ("*", "latents"): {"n_epochs": 8},
+        "darla/Room-v1": {"gamma": 0.95, "n_epochs": 5},
+        ("darla/Room-v1", "latents"): {"learning_rate": 1e-3},
+    })
+    assert hyperparams.defaults_for("ppo", "darla/Room-v1", reads="latents") == \
+        {"n_epochs": 5, "learning_rate": 1e-3, "gamma": 0.95}
+    assert hyperparams.defaults_for("ppo", "darla/Room-v1", reads="frames") == \
+        {"n_epochs": 5, "learning_rate": 3e-4, "gamma": 0.95}
+    assert hyperparams.defaults_for("ppo", "other", {"gamma": 0.9}, reads="latents") == \
+        {"n_epochs": 8, "learning_rate": 3e-4, "gamma": 0.9}
+    assert {v: agents.variant(v).input.reads for v in ("darla", "darla_dae", "pixels", "darla_ft", "oracle")} == \
+        {"darla": "latents", "darla_dae": "latents", "pixels": "frames", "darla_ft": "frames", "oracle": "factors"}
