@@ -46,10 +46,14 @@ class VisionConfig:
 
 @dataclass
 class AgentConfig:
-    """Stage 2: the RL algorithm, its budget and overrides of ``agents.hyperparams`` defaults."""
+    """Stage 2: the RL algorithm, its budget and overrides of ``agents.hyperparams`` defaults:
+    ``hyperparams`` for every variant, then ``per_input`` for the variants whose policy reads
+    ``latents``, ``frames`` or ``factors`` (``agent.per_input.latents.n_epochs=10``), since a short
+    budget on a 32-number code wants other settings than a CNN on frames."""
     algo: str = "ppo"
     steps: int = 100_000
     hyperparams: dict[str, Any] = field(default_factory=dict)
+    per_input: dict[str, dict[str, Any]] = field(default_factory=dict)
     device: str = "cpu"
     eval_every: int = 0          # periodic evaluation on every transfer domain (TensorBoard); 0 = off
     eval_episodes: int = 8
@@ -119,6 +123,10 @@ class RunConfig:
     def source(self) -> str:
         """The run's source domain: stage 1 frames and the agents' training (resolved by validate)."""
         return self.collect.domain
+
+    def agent_hyperparams(self, variant: str) -> dict:
+        """The RL overrides one variant trains with: ``agent.hyperparams``, then its input's ``per_input``."""
+        return {**self.agent.hyperparams, **self.agent.per_input.get(agents.variant(variant).input.reads, {})}
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)
@@ -201,19 +209,24 @@ def _check_sections(config: "RunConfig") -> None:
             vision_config.update(cls.Config(), dict(overrides)).validate()
         except (ValueError, TypeError, AttributeError) as err:
             problems.append(f"vision.methods.{method}: {err}")
+    inputs = ("latents", "frames", "factors")
+    if set(config.agent.per_input) - set(inputs) or not all(isinstance(v, dict) for v in config.agent.per_input.values()):
+        problems.append(f"agent.per_input: keys are what a policy reads, {list(inputs)}, each a mapping of "
+                        f"settings (e.g. agent.per_input.latents.n_epochs=10); got {config.agent.per_input}")
     for name in config.variants:  # e.g. EC on a variant that reads frames, or k > buffer_size
         try:
-            agents.check_algorithm(config.agent.algo, name, config.env, dict(config.agent.hyperparams))
+            agents.check_algorithm(config.agent.algo, name, config.env, config.agent_hyperparams(name))
         except (KeyError, ValueError) as err:
             message = f"agent.algo={config.agent.algo}: {err.args[0] if err.args else err}"
             problems += [] if message in problems else [message]
     algo = agents.ALGORITHMS[config.agent.algo]
     accepted = (set(inspect.signature(algo).parameters) | {"n_envs"}) - {
         "policy", "env", "seed", "device", "verbose", "tensorboard_log", "_init_setup_model"}
-    unknown = sorted(set(config.agent.hyperparams) - accepted)
-    if unknown:
-        problems.append(f"agent.hyperparams: {config.agent.algo} has no setting(s) {unknown}; "
-                        f"valid: {sorted(accepted)}")
+    for where, given in [("agent.hyperparams", config.agent.hyperparams),
+                         *((f"agent.per_input.{k}", v) for k, v in config.agent.per_input.items() if isinstance(v, dict))]:
+        unknown = sorted(set(given) - accepted)
+        if unknown:
+            problems.append(f"{where}: {config.agent.algo} has no setting(s) {unknown}; valid: {sorted(accepted)}")
     if config.metrics.names:
         from eval.metrics import registry
 
@@ -290,4 +303,4 @@ def apply_overrides(data: dict, overrides: list[str]) -> dict:
     return data
 
 
-FREE_FORM = ("env_kwargs", "methods", "hyperparams", "settings")
+FREE_FORM = ("env_kwargs", "methods", "hyperparams", "per_input", "settings")

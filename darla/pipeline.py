@@ -163,8 +163,10 @@ def _act_and_transfer(stages: Stages, config: RunConfig, run_dir: Path, checkpoi
     agent_key = f"agent/{name}/seed{seed}"
     method = spec.method_for(config.vision.method)
     inputs = [vision_input_key(config, method)] if method else []
+    # the hyperparameters this variant resolves to, not every input's: a frames-only change keeps latent agents
     settings = {"variant": name, "seed": seed, "env": config.env, "env_kwargs": config.env_kwargs,
-                **{k: v for k, v in vars(config.agent).items() if k != "device"}}
+                **{k: v for k, v in vars(config.agent).items() if k not in ("device", "per_input")},
+                "hyperparams": config.agent_hyperparams(name)}
     agent_dir = stages.run(agent_key, settings,
                            lambda folder: _train_agent(folder, config, name, seed, checkpoints, run_dir, progress,
                                                        stages.log),
@@ -377,7 +379,7 @@ def _train_agent(folder: Path, config: RunConfig, name: str, seed: int, checkpoi
         callbacks.append(_periodic_transfer_callback(config, spec))
     agents.train(name, config.env, folder, steps=config.agent.steps, seed=seed, algo=config.agent.algo,
                  encoder_path=encoder,
-                 hyperparams=config.agent.hyperparams,
+                 hyperparams=config.agent_hyperparams(name),
                  env_kwargs=config.env_kwargs, tensorboard_dir=run_dir / "tb" / "agents" / f"{name}_seed{seed}",
                  callbacks=callbacks, progress=progress, device=config.agent.device,
                  standardize=config.agent.standardize, domain=config.source)

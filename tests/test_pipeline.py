@@ -260,3 +260,16 @@ def test_parallel_jobs_start_what_needs_no_vision_alongside_stage_one(tmp_path):
     starts = [line.split()[1] for line in lines if line.startswith("[start]")]
     assert set(starts[:2]) == {"vision/vae", "agent/oracle/seed0"}, starts
     assert starts[2] == "agent/darla_ent/seed0"
+
+
+def test_per_input_rl_settings_reach_only_the_variants_that_read_that_input():
+    base = config_module.load("quickstart").to_dict()
+    cfg = config_module.RunConfig.from_dict(config_module.apply_overrides(
+        base, ["agent.hyperparams.gamma=0.9", "agent.per_input.latents.n_epochs=10",
+               "agent.per_input.latents.learning_rate=1e-3"])).validate()
+    assert cfg.agent_hyperparams("darla") == {"gamma": 0.9, "n_epochs": 10, "learning_rate": 1e-3}
+    assert cfg.agent_hyperparams("pixels") == {"gamma": 0.9}
+    for bad, message in ((["agent.per_input.pixels.n_epochs=3"], r"agent.per_input: keys are what a policy reads"),
+                         (["agent.per_input.latents.n_epoch=3"], r"agent.per_input.latents: ppo has no setting\(s\) \['n_epoch'\]")):
+        with pytest.raises(ValueError, match=message):
+            config_module.RunConfig.from_dict(config_module.apply_overrides(base, bad)).validate()
