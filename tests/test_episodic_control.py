@@ -82,7 +82,7 @@ def test_full_table_drops_the_least_recently_used_entry():
 
 @pytest.fixture(scope="module")
 def oracle_ec(tmp_path_factory):
-    return agents.train("oracle", "darla/Room-v1", tmp_path_factory.mktemp("ec") / "oracle", steps=300, seed=0,
+    return agents.train("oracle", "darla/Room-v1", tmp_path_factory.mktemp("ec") / "oracle", steps=800, seed=0,
                         algo="ec", hyperparams={"k": 5})
 
 
@@ -91,7 +91,7 @@ def test_trains_through_the_public_api_and_reloads_as_data(oracle_ec, monkeypatc
     assert files == ["agent.json", "policy.json", "policy.safetensors"]
     description = json.loads((oracle_ec / "policy.json").read_text())
     assert description["format"] == "darla.episodic-control/1" and description["settings"]["k"] == 5
-    assert description["state"]["num_timesteps"] == 300
+    assert description["state"]["num_timesteps"] == 800  # one 100-step episode in each of the default 8 envs
 
     def refuse(*args, **kwargs):
         raise AssertionError("loading an EC agent must not unpickle anything")
@@ -151,10 +151,10 @@ def test_frozen_latents_train_with_ec(tmp_path):
     checkpoint = vision.fit(frames, method="vae", out_dir=tmp_path / "vae", steps=2, batch_size=16, progress=False,
                             tensorboard=False)
     out = agents.train("darla_ent", "darla/Room-v1", tmp_path / "ec", steps=200, seed=1, algo="ec",
-                       encoder_path=checkpoint, hyperparams={"projection_dim": 4})
-    agent = agents.load(out)
+                       encoder_path=checkpoint, hyperparams={"projection_dim": 4, "n_envs": 2})
+    agent = agents.load(out)  # two 100-step episodes were written, keyed on 4-d projections of the codes
     assert agent.model.projection.shape == (agent.encoder.latent_dim, 4)
-    assert all(t.keys.shape[1] == 4 for t in agent.model.tables)
+    assert all(t.keys.shape[1] == 4 for t in agent.model.tables) and sum(t.size for t in agent.model.tables) > 0
     returns = transfer.evaluate(agent, ["target"], episodes=1, seed=0, n_envs=1)
     assert len(returns["target"]) == 1
 
