@@ -206,7 +206,9 @@ class EpisodicControl:
     accepted and unused (tables live in numpy). ``projection_dim`` > 0 keys the tables on a fixed
     Gaussian random projection of the observation (the paper's choice for pixels); 0 keys them on the
     observation itself. ε decays linearly from ``exploration_initial_eps`` to
-    ``exploration_final_eps`` over the first ``exploration_fraction`` of the steps of ``learn``."""
+    ``exploration_final_eps`` over the first ``exploration_fraction`` of the steps of ``learn``.
+    With several envs (``n_envs``) one neighbour search per action serves all of them, and each
+    env's episode is written when it ends; the paper's single actor is ``n_envs=1``."""
 
     def __init__(self, policy: str, env: VecEnv, k: int = 11, buffer_size: int = 100_000, gamma: float = 0.99,
                  exploration_initial_eps: float = 1.0, exploration_fraction: float = 0.1,
