@@ -116,9 +116,11 @@ def test_wrapper_feeds_standardised_codes(checkpoints):
 
 def test_checkpoint_without_statistics_is_refused_with_the_fix(tmp_path, checkpoints):
     payload = torch.load(checkpoints[0], weights_only=True)
-    del payload["code_stats"]
+    for key in ("code_stats", "digest", "digests", "origin"):  # as darla before 0.2 wrote it
+        del payload[key]
     old = tmp_path / "old.pt"
     torch.save(payload, old)
+    vision.checkpoint.add_digest(old)  # what `darla digest` does before such a file can be read
     with pytest.raises(StandardizationError, match="no code statistics.*darla see.*agent.standardize=false"):
         agents.train("darla_ent", "darla/Room-v1", tmp_path / "a", steps=64, encoder_path=old, standardize=True,
                      hyperparams={"n_steps": 8})
