@@ -252,21 +252,11 @@ def _run_task(stages: Stages, config: RunConfig, run_dir: Path, task: Task, thre
         _act_and_transfer(stages, config, run_dir, checkpoints, task.variant, task.seed, progress)
 
 
-def _job(config_dict: dict, run_dir: str, task: Task, force, *before_graphs) -> tuple[list, ...]:
+def _job(config_dict: dict, run_dir: str, task: Task, force) -> tuple[list, list, list]:
     """One task in a worker process: one torch thread, its own stage bookkeeping, no progress bars
-    (the parent shows one bar for the whole graph).
-
-    Workers are fresh interpreters that import this file as it is now, so a ``darla run`` started
-    before task graphs still calls ``_job(config, run_dir, checkpoints, variant, seed, force)`` and
-    unpacks ``(lines, ran)``: that call is served as it was, so such a run can finish."""
+    (the parent shows one bar for the whole graph)."""
     torch.set_num_threads(1)
     lines: list[str] = []
-    if before_graphs:
-        checkpoints, variant, (seed, force) = task, force, before_graphs
-        stages = Stages(run_dir, force, lines.append, FILE_DIGESTS)
-        _act_and_transfer(stages, RunConfig.from_dict(config_dict), Path(run_dir), checkpoints, variant, seed,
-                          progress=False)
-        return lines, stages.ran
     stages = Stages(run_dir, force, lines.append, FILE_DIGESTS)
     _run_task(stages, RunConfig.from_dict(config_dict), Path(run_dir), task, threads=1, progress=False)
     return lines, stages.ran, stages.skipped

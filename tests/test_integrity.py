@@ -245,25 +245,3 @@ def test_a_run_directory_from_before_digests_is_reused_as_it_is(finished, tmp_pa
     assert "[digest] dae/checkpoint.pt: written before digests; it loads, its digest is now recorded" in lines
     assert ran(lines) == ["agent/darla_dae/seed0", "transfer/darla_dae/seed0"]
     vision.load_encoder(run_dir / "vision" / "dae" / "checkpoint.pt")
-
-
-def test_a_run_started_before_digests_and_task_graphs_finishes_its_agents(finished, tmp_path):
-    """A long ``darla run`` started under an earlier version hands each (variant, seed) to a fresh
-    worker that imports the code as it is now, on vision models written without digests."""
-    from darla.pipeline import _job
-
-    run_dir = shutil.copytree(finished, tmp_path / "tiny")
-    strip_digest(run_dir / "vision" / "dae" / "checkpoint.pt")
-    for key in ("vision/dae", "collect"):
-        record = json.loads((run_dir / key / "stage.json").read_text())
-        record.pop("artifacts")
-        (run_dir / key / "stage.json").write_text(json.dumps(record))
-    for key in ("agent", "transfer"):
-        shutil.rmtree(run_dir / key)
-    config = tiny()
-    config.validate()  # as the parent's, whose config.json names every domain
-    lines, ran_keys = _job(config.to_dict(), str(run_dir), {"dae": run_dir / "vision" / "dae" / "checkpoint.pt"},
-                           "darla_dae", 0, ())
-    assert ran_keys == ["agent/darla_dae/seed0", "transfer/darla_dae/seed0"]
-    assert "[digest] dae/checkpoint.pt: written before digests; it loads, its digest is now recorded" in lines
-    assert json.loads((run_dir / "transfer" / "darla_dae" / "seed0" / "returns.json").read_text())
