@@ -224,10 +224,10 @@ def test_resume_equals_uninterrupted(method, frames, tmp_path, monkeypatch):
     cls = vision.methods.get(method)
     original = cls.training_step
 
-    def crash_at_7(self, x, step, generator):
+    def crash_at_7(self, x, step, generator, factors=None):
         if step == 7:
             raise KeyboardInterrupt("simulated interruption")
-        return original(self, x, step, generator)
+        return original(self, x, step, generator, factors=factors)
 
     monkeypatch.setattr(cls, "training_step", crash_at_7)
     with pytest.raises(KeyboardInterrupt):
@@ -295,8 +295,8 @@ def test_nan_loss_stops_with_the_step_and_keeps_the_last_finite_checkpoint(frame
     cls = vision.methods.get("vae")
     original = cls.training_step
 
-    def nan_from_5(self, x, step, generator):
-        out = original(self, x, step, generator)
+    def nan_from_5(self, x, step, generator, factors=None):
+        out = original(self, x, step, generator, factors=factors)
         if step >= 5:
             out["loss"] = out["loss"] * float("nan")
         return out

@@ -21,7 +21,7 @@ import torch
 
 from vision import checkpoint, config as cfg
 from artifacts import write_json_atomic, write_png
-from vision.data import as_uint8_array, batch_indices, check_frames, step_generator, to_model_input
+from vision.data import as_uint8_array, check_frames, step_generator, to_model_input
 from vision.errors import CheckpointError, ConfigError, NonFiniteLossError
 from vision.images import latent_scores, reconstruction_grid, traversal_grid
 from vision.losses import kl_normal
@@ -79,6 +79,8 @@ def fit(frames, method: str = "beta_vae_dae", out_dir: str | os.PathLike = "runs
         factors = check_factors(factors, len(data))
     if issubclass(cls, FactorBatches):
         config = cls.with_factors(config, factors)
+    else:
+        factors = None  # stage 1's rule: a method that does not ask for labels never receives them
     config = cls.prepare(config, data, out, fit, resume=resume, progress=progress, tensorboard=tensorboard)
     return _Run(cls, config, data, shape, out, progress, tensorboard, factors, origin).train(resume)
 
@@ -160,14 +162,10 @@ class _Run:
         try:
             for step in range(start, config.steps):
                 model.train()
-                if isinstance(model, FactorBatches):  # the method draws its batch from (frames, factors)
-                    idx = model.batch_indices(self.factors, step, n)
-                    x = to_model_input(data[idx], device)
-                    y = None if self.factors is None else torch.as_tensor(self.factors[idx], device=device)
-                    losses = model.training_step(x, step, step_generator(config.seed, step, device), factors=y)
-                else:
-                    x = to_model_input(data[batch_indices(config.seed, step, n, config.batch_size)], device)
-                    losses = model.training_step(x, step, step_generator(config.seed, step, device))
+                idx = model.batch_indices(self.factors, step, n)
+                x = to_model_input(data[idx], device)
+                y = None if self.factors is None else torch.as_tensor(self.factors[idx], device=device)
+                losses = model.training_step(x, step, step_generator(config.seed, step, device), factors=y)
                 value = losses["loss"].item()
                 if not math.isfinite(value):
                     raise NonFiniteLossError(self._nan_message(f"the loss is {value}", step))

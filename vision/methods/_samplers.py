@@ -3,7 +3,7 @@
 A method that needs factors (DC-IGN, supervised Guided-VAE) inherits :class:`FactorBatches`. The
 training loop then hands it the data set's factors (int [N, K], one column per factor, as
 ``FrameDataset.factors``): the method picks each minibatch's frame indices from them
-(:meth:`FactorBatches.batch_indices`, a function of (seed, step) only, so resume stays exact), and
+(the :meth:`~vision.methods.base.Method.batch_indices` hook, a function of (seed, step) only, so resume stays exact), and
 its ``training_step`` receives the batch's factors as ``factors``. Every other method is trained
 exactly as before. Samplers are kept apart from methods so another method can reuse them.
 """
@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import numpy as np
 
-from vision.data import batch_indices
 from vision.errors import ConfigError, FrameShapeError
 
 
@@ -58,7 +57,8 @@ class FactorBatches:
 
     ``needs_factors(config)``: whether a run without factors is an error (Guided-VAE needs them only
     in its supervised mode). ``with_factors(config, factors)`` checks them and returns the final
-    config (e.g. recording the classes per factor). ``batch_indices`` defaults to the core's order.
+    config (e.g. recording the classes per factor). ``batch_indices`` (a :class:`Method` hook) picks
+    each minibatch's frames, from the factors where the method needs it (DC-IGN).
     """
 
     @classmethod
@@ -72,9 +72,6 @@ class FactorBatches:
                               "train it on a dataset with factors (`darla see` passes FrameDataset.factors, "
                               "Python: vision.fit(frames, ..., factors=FACTORS))")
         return config
-
-    def batch_indices(self, factors: np.ndarray | None, step: int, num_frames: int) -> np.ndarray:
-        return batch_indices(self.config.seed, step, num_frames, self.config.batch_size)
 
 
 class OneFactorSampler:

@@ -2,31 +2,50 @@
 
 A training step (:meth:`Method.training_step`) is::
 
+    idx    = batch_indices(factors, step, n)  # which frames: a uniform shuffle; DC-IGN one-factor sweeps
     x_in   = corrupt(x)                       # identity; the DAE occludes
     mu, logvar = encode(x_in)                 # logvar is None for deterministic codes
     z      = sample(mu, logvar)               # reparameterised; z = mu when deterministic
-    rec    = reconstruction_loss(x, decode(z))  # likelihood; β-VAE-DAE: perceptual through the DAE
+    rec    = reconstruction_loss(x, decode(decoder_input(z, factors)))  # DC-IGN clamps z first
     reg    = regularizer(kl, mu, logvar, z, step)  # β·KL, and the zoo's TC, capacity, DIP terms
-    loss   = rec + reg
+    added, beside = extra_terms(Step(...))    # FactorVAE's γ·TC and discriminator loss, Guided-VAE's guides
+    loss   = rec + reg + added
 
 and :meth:`Method.update` back-propagates ``loss`` through one Adam optimiser. A new method
-overrides the hook that differs (usually ``regularizer``); one with extra networks and optimisers
-(FactorVAE's discriminator, InfoGAN) also overrides ``configure_optimizers`` and ``update``, and a
-method that needs a pre-trained part (β-VAE-DAE's DAE) overrides ``prepare`` and ``initialize``.
-The loop in :mod:`vision.train` never changes.
+overrides the hook that differs (usually ``regularizer``). Every step receives the batch's
+ground-truth factors, None except for the methods that ask for labels (DC-IGN, supervised
+Guided-VAE, through :class:`~vision.methods._samplers.FactorBatches`). One with extra networks and optimisers (FactorVAE's discriminator) also overrides
+``configure_optimizers`` and ``update``, and a method that needs a pre-trained part (β-VAE-DAE's
+DAE) overrides ``prepare`` and ``initialize``. InfoGAN, a generator and not an encoder-decoder,
+is the one method with a step of its own. The loop in :mod:`vision.train` never changes.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import NamedTuple
 from typing import Any, Callable, ClassVar, Literal
 
+import numpy as np
 import torch
 from torch import Tensor, nn
 
 from vision.config import TrainConfig
+from vision.data import batch_indices
 from vision.losses import bernoulli_nll, gaussian_nll, kl_normal
+
+
+class Step(NamedTuple):
+    """What :meth:`Method.extra_terms` may use of one training step."""
+
+    x: Tensor
+    mu: Tensor
+    logvar: Tensor | None
+    z: Tensor
+    factors: Tensor | None
+    step: int
+    generator: torch.Generator
 
 
 class Method(nn.Module):
@@ -99,29 +118,45 @@ class Method(nn.Module):
         batch mean, as ``kl``. Return a tensor, or a dict of named terms whose sum is the regulariser."""
         return kl
 
-    def training_step(self, x: Tensor, step: int, generator: torch.Generator) -> dict[str, Tensor]:
+    def decoder_input(self, z: Tensor, factors: Tensor | None) -> Tensor:
+        """The latents the decoder reconstructs from (z itself; DC-IGN clamps the invariant ones)."""
+        return z
+
+    def extra_terms(self, s: Step) -> tuple[dict[str, Tensor], dict[str, Tensor]]:
+        """Terms beyond reconstruction and prior: ``(added to the loss, reported beside it)``. Terms
+        beside the loss are logged when 0-d and reach :meth:`update` (an adversary's own loss)."""
+        return {}, {}
+
+    def batch_indices(self, factors: np.ndarray | None, step: int, num_frames: int) -> np.ndarray:
+        """The frames of minibatch ``step``: a function of (seed, step) only, so a resumed run draws
+        the same batches (a uniform shuffle; DC-IGN draws one-factor sweeps from ``factors``)."""
+        return batch_indices(self.config.seed, step, num_frames, self.config.batch_size)
+
+    def training_step(self, x: Tensor, step: int, generator: torch.Generator,
+                      factors: Tensor | None = None) -> dict[str, Tensor]:
         """Loss terms of one minibatch: ``loss`` (what is minimised), the named 0-d terms, and
         ``kl_per_latent`` ([z], batch mean) for stochastic methods."""
         mu, logvar = self.encode(self.corrupt(x, generator))
         z = self.sample(mu, logvar, generator)
-        rec_terms = self.reconstruction_loss(x, self.decode(z))
+        rec_terms = self.reconstruction_loss(x, self.decode(self.decoder_input(z, factors)))
         if isinstance(rec_terms, dict):
             out = dict(rec_terms)
             rec = sum(rec_terms.values())
         else:
             out, rec = {}, rec_terms
         out["reconstruction"] = rec
-        if logvar is None:
-            out["loss"] = rec
-            return out
-        kl_per_latent = kl_normal(mu, logvar).mean(0)
-        kl = kl_per_latent.sum()
-        reg = self.regularizer(kl, mu, logvar, z, step)
-        terms = reg if isinstance(reg, dict) else {"regulariser": reg}
+        terms: dict[str, Tensor] = {}
+        if logvar is not None:
+            kl_per_latent = kl_normal(mu, logvar).mean(0)
+            kl = kl_per_latent.sum()
+            reg = self.regularizer(kl, mu, logvar, z, step)
+            terms = dict(reg) if isinstance(reg, dict) else {"regulariser": reg}
+            out["kl"], out["kl_per_latent"] = kl, kl_per_latent
+        added, beside = self.extra_terms(Step(x, mu, logvar, z, factors, step, generator))
+        terms.update(added)
         out.update(terms)
-        out["kl"] = kl
-        out["loss"] = rec + sum(terms.values())
-        out["kl_per_latent"] = kl_per_latent
+        out.update(beside)
+        out["loss"] = rec + sum(terms.values()) if terms else rec
         return out
 
     def configure_optimizers(self) -> dict[str, torch.optim.Optimizer]:

@@ -58,8 +58,5 @@ class CCIVAE(VAE):
     def regularizer(self, kl: Tensor, mu, logvar, z, step) -> Tensor:
         return self.config.gamma * (kl - self.capacity(step)).abs()
 
-    def training_step(self, x: Tensor, step: int, generator: torch.Generator) -> dict[str, Tensor]:
-        out = super().training_step(x, step, generator)
-        # logged only: added after the loss is summed
-        out["capacity"] = torch.tensor(self.capacity(step), device=x.device)
-        return out
+    def extra_terms(self, s):
+        return {}, {"capacity": torch.tensor(self.capacity(s.step), device=s.x.device)}  # logged only

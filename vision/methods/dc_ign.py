@@ -18,7 +18,6 @@ import torch
 from torch import Tensor
 
 from vision.errors import ConfigError
-from vision.losses import kl_normal
 from vision.methods._samplers import FactorBatches, OneFactorSampler, check_factors, parse_floats
 from vision.methods._zoo import check_latents, check_nonnegative
 from vision.methods.registry import register
@@ -112,17 +111,14 @@ class DCIGN(FactorBatches, VAE):
             clamped[latent_groups(self.config.z_dim, factors.shape[1])[varying[0]]] = False
         return clamped
 
-    def training_step(self, x: Tensor, step: int, generator: torch.Generator,
-                      factors: Tensor | None = None) -> dict[str, Tensor]:
+    def decoder_input(self, z: Tensor, factors: Tensor | None) -> Tensor:
         if factors is None:
             raise ConfigError("dc_ign needs each batch's ground-truth factors; train it with "
                               "vision.fit(frames, 'dc_ign', ..., factors=FACTORS) or `darla see` on a dataset with factors")
-        mu, logvar = self.encode(x)
-        z = self.sample(mu, logvar, generator)
-        clamped = self.clamp_mask(factors)
-        rec = self.reconstruction_loss(x, self.decode(ClampToMean.apply(z, clamped, self.config.invariance)))
-        kl_per_latent = kl_normal(mu, logvar).mean(0)
-        kl = kl_per_latent.sum()
-        spread = 0.5 * (z - z.mean(0, keepdim=True))[:, clamped].pow(2).sum(1).mean()
-        return {"reconstruction": rec, "kl": kl, "loss": rec + kl,
-                "invariance_target": spread.detach(), "kl_per_latent": kl_per_latent}
+        return ClampToMean.apply(z, self.clamp_mask(factors), self.config.invariance)
+
+    def extra_terms(self, s):
+        clamped = self.clamp_mask(s.factors)
+        spread = 0.5 * (s.z - s.z.mean(0, keepdim=True))[:, clamped].pow(2).sum(1).mean()
+        return {}, {"invariance_target": spread.detach()}
+

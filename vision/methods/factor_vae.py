@@ -20,7 +20,6 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from vision.errors import ConfigError
-from vision.losses import kl_normal
 from vision.methods._zoo import adversarial_update, check_latents, check_nonnegative
 from vision.methods.registry import register
 from vision.methods.vae import VAE
@@ -88,22 +87,14 @@ class FactorVAE(VAE):
         super().__init__(config, input_shape)
         self.discriminator = Discriminator(config.z_dim, config.disc_width, config.disc_layers)
 
-    def training_step(self, x: Tensor, step: int, generator: torch.Generator) -> dict[str, Tensor]:
-        mu, logvar = self.encode(x)
-        z = self.sample(mu, logvar, generator)
-        rec = self.reconstruction_loss(x, self.decode(z))
-        kl_per_latent = kl_normal(mu, logvar).mean(0)
-        kl = kl_per_latent.sum()
-        logits = self.discriminator(z)
+    def extra_terms(self, s):
+        logits = self.discriminator(s.z)
         tc = (logits[:, 0] - logits[:, 1]).mean()
         # discriminator: detached codes, so its loss never reaches the encoder
-        codes = z.detach()
-        both = self.discriminator(torch.cat([codes, permute_dims(codes, generator)]))
-        labels = torch.cat([torch.zeros(len(z)), torch.ones(len(z))]).long().to(z.device)
-        d_loss = F.cross_entropy(both, labels)
-        return {"reconstruction": rec, "kl": kl, "tc": tc, "gamma_tc": self.config.gamma * tc,
-                "loss": rec + kl + self.config.gamma * tc, "discriminator": d_loss,
-                "kl_per_latent": kl_per_latent}
+        codes = s.z.detach()
+        both = self.discriminator(torch.cat([codes, permute_dims(codes, s.generator)]))
+        labels = torch.cat([torch.zeros(len(codes)), torch.ones(len(codes))]).long().to(codes.device)
+        return {"gamma_tc": self.config.gamma * tc}, {"tc": tc, "discriminator": F.cross_entropy(both, labels)}
 
     def configure_optimizers(self) -> dict[str, torch.optim.Optimizer]:
         c = self.config

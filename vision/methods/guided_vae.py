@@ -31,7 +31,6 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from vision.errors import ConfigError
-from vision.losses import kl_normal
 from vision.methods._samplers import FactorBatches, factor_sizes, parse_ints
 from vision.methods._zoo import adversarial_update, check_latents, check_nonnegative
 from vision.methods.registry import register
@@ -137,44 +136,32 @@ class GuidedVAE(FactorBatches, VAE):
         template = torch.sigmoid(self.template).expand(len(z_t), -1, -1, -1)
         return F.grid_sample(template, grid, padding_mode="zeros", align_corners=False)
 
-    def training_step(self, x: Tensor, step: int, generator: torch.Generator,
-                      factors: Tensor | None = None) -> dict[str, Tensor]:
+    def regularizer(self, kl, mu, logvar, z, step):
+        return {"beta_kl": self.config.beta * kl}
+
+    def extra_terms(self, s):
         c = self.config
-        mu, logvar = self.encode(x)
-        z = self.sample(mu, logvar, generator)
-        rec = self.reconstruction_loss(x, self.decode(z))
-        kl_per_latent = kl_normal(mu, logvar).mean(0)
-        kl = kl_per_latent.sum()
-        out = {"reconstruction": rec, "kl": kl, "kl_per_latent": kl_per_latent}
-        terms = {"beta_kl": c.beta * kl}
         if c.mode == "unsupervised":
-            light = self.light_decode(z[:, :c.geometric_latents]).clamp(1e-4, 1 - 1e-4)
-            out["light_reconstruction"] = self.reconstruction_loss(x, torch.logit(light))
-            out["orthogonality_penalty"] = orthogonality_penalty(self.affine)
-            terms["light"] = c.light_weight * out["light_reconstruction"]
-            terms["orthogonal"] = c.orthogonality * out["orthogonality_penalty"]
-        else:
-            if factors is None:
-                raise ConfigError("guided_vae mode=supervised needs each batch's factors (labels); train it with "
-                                  "vision.fit(..., factors=FACTORS)")
-            excitation, inhibition, adversary, correct = 0.0, 0.0, 0.0, 0.0
-            for k, (clf, adv) in enumerate(zip(self.classifiers, self.adversaries)):
-                y = factors[:, k]
-                rest = torch.cat([z[:, :k], z[:, k + 1:]], dim=1)
-                logits = clf(z[:, k:k + 1])
-                excitation = excitation + F.cross_entropy(logits, y)
-                correct = correct + (logits.argmax(1) == y).float().mean()
-                inhibition = inhibition + uniform_cross_entropy(adv(rest))
-                adversary = adversary + F.cross_entropy(adv(rest.detach()), y)
-            n = len(self.classifiers)
-            out["excitation_ce"], out["inhibition_ce"] = excitation, inhibition
-            out["adversary"] = adversary
-            out["excitation_accuracy"] = (correct / n).detach()
-            terms["excite"] = c.excitation * excitation
-            terms["inhibit"] = c.inhibition * inhibition
-        out.update(terms)
-        out["loss"] = rec + sum(terms.values())
-        return out
+            light = self.light_decode(s.z[:, :c.geometric_latents]).clamp(1e-4, 1 - 1e-4)
+            light_rec = self.reconstruction_loss(s.x, torch.logit(light))
+            penalty = orthogonality_penalty(self.affine)
+            return ({"light": c.light_weight * light_rec, "orthogonal": c.orthogonality * penalty},
+                    {"light_reconstruction": light_rec, "orthogonality_penalty": penalty})
+        if s.factors is None:
+            raise ConfigError("guided_vae mode=supervised needs each batch's factors (labels); train it with "
+                              "vision.fit(..., factors=FACTORS)")
+        excitation, inhibition, adversary, correct = 0.0, 0.0, 0.0, 0.0
+        for k, (clf, adv) in enumerate(zip(self.classifiers, self.adversaries)):
+            y = s.factors[:, k]
+            rest = torch.cat([s.z[:, :k], s.z[:, k + 1:]], dim=1)
+            logits = clf(s.z[:, k:k + 1])
+            excitation = excitation + F.cross_entropy(logits, y)
+            correct = correct + (logits.argmax(1) == y).float().mean()
+            inhibition = inhibition + uniform_cross_entropy(adv(rest))
+            adversary = adversary + F.cross_entropy(adv(rest.detach()), y)
+        return ({"excite": c.excitation * excitation, "inhibit": c.inhibition * inhibition},
+                {"excitation_ce": excitation, "inhibition_ce": inhibition, "adversary": adversary,
+                 "excitation_accuracy": (correct / len(self.classifiers)).detach()})
 
     def configure_optimizers(self) -> dict[str, torch.optim.Optimizer]:
         c = self.config

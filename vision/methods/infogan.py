@@ -120,7 +120,9 @@ class InfoGAN(Method):
         cats = torch.zeros(len(z), dtype=torch.long, device=z.device) if self.config.categories else None
         return self.generator(self.generator_input(noise, cats, z))
 
-    def training_step(self, x: Tensor, step: int, generator: torch.Generator) -> dict[str, Tensor]:
+    def training_step(self, x: Tensor, step: int, generator: torch.Generator,
+                      factors: Tensor | None = None) -> dict[str, Tensor]:
+        """A GAN's step, not an encoder-decoder's: the one method that replaces the shared step."""
         c, n, dev = self.config, len(x), x.device
         noise = torch.randn(n, c.noise_dim, generator=generator, device=dev)
         cats = torch.randint(0, c.categories, (n,), generator=generator, device=dev) if c.categories else None
