@@ -236,7 +236,7 @@ def train(variant_name: str, env_id: str, out_dir: str | os.PathLike, *, steps: 
     n_envs = int(hp.pop("n_envs"))
     set_random_seed(seed)
     if domain is None:
-        domain = envs.make_factor_space(env_id, **(env_kwargs or {})).training_domain
+        domain = envs.registry.declared_domains(env_id, **(env_kwargs or {}))[0]
     venv = make_vec_env(env_id, domain, n_envs, seed, env_kwargs, factors=spec.input.ground_truth)
     encoder = vision.load_encoder(encoder_path) if spec.vision_method else None
     if encoder is not None and encoder.method != spec.vision_method and not spec.swappable:
@@ -257,6 +257,8 @@ def train(variant_name: str, env_id: str, out_dir: str | os.PathLike, *, steps: 
               "seed": seed, "steps": steps, "hyperparams": _jsonable(hyperparams or {}),
               "policy_kwargs": plain_policy_kwargs,
               "encoder": ENCODER_FILE if encoder_path else None, "darla_version": package_version()}
+    if envs.registry.level1_domains(env_id) is not None:  # no ground truth: its domains are data the agent keeps
+        record["domains"] = envs.registry.level1_domains(env_id)
     record["standardize"] = standardizer is not None
     if standardizer is not None:
         record["standardization"] = standardizer.record(encoder_path)
@@ -310,6 +312,8 @@ def load(path: str | os.PathLike, device: str = "cpu") -> TrainedAgent:
         raise AgentFileError(f"{spec_file} names variant {spec.get('variant')!r} and algorithm {spec.get('algo')!r}; "
                              f"known variants: {sorted(VARIANTS)}, algorithms: {sorted(ALGORITHMS)}")
     kind = variant(spec["variant"])
+    if isinstance(spec.get("domains"), dict):  # a level-1 env: its domains as the agent was trained with them
+        envs.register_domains(spec.get("env_id"), spec["domains"], spec.get("env_kwargs"))
     encoder_file = _encoder_file(path, spec.get("encoder"), spec_file, needed=kind.vision_method is not None)
     extractor = kind.input.extractor(encoder_file)
     if ALGORITHMS[spec["algo"]] is EpisodicControl:

@@ -48,6 +48,24 @@ def add_threads_option(parser: argparse.ArgumentParser) -> None:
                         help="torch threads (default: torch's choice); 1 on a shared machine avoids oversubscription")
 
 
+def add_import_option(parser: argparse.ArgumentParser) -> None:
+    """``--import MODULE`` for commands that look up envs, methods or metrics by name: the user's
+    module registers them; :func:`main` imports it before the command runs."""
+    parser.add_argument("--import", dest="imports", action="append", default=[], metavar="MODULE",
+                        help="import MODULE first (a package of yours that registers envs, vision methods or "
+                             "metrics); repeatable")
+
+
+def resolve_env(env: str) -> str:
+    """An env argument as an id, after importing the module of gymnasium's ``module:EnvId`` form."""
+    from darla import plugins
+
+    module, env_id = plugins.split_env(env)
+    if module:
+        plugins.import_modules([module], f"env {env!r}")
+    return env_id
+
+
 def check_output(path: str, kind: str) -> None:
     """An ``--out`` that cannot be written as asked (a file where a folder goes, or the reverse)
     fails before any work, with the fix; commands declare ``out_kind`` ("file" or "folder")."""
@@ -82,6 +100,10 @@ def main(argv: list[str] | None = None) -> int:
         parser.print_help()
         return 2
     try:
+        from darla import plugins
+
+        plugins.load_entry_points()
+        plugins.import_modules(getattr(args, "imports", None) or [], "--import")
         if getattr(args, "out_kind", None):
             check_output(args.out, args.out_kind)
         result = args.func(args)

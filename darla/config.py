@@ -81,9 +81,16 @@ class MetricsConfig:
 
 @dataclass
 class RunConfig:
+    """The whole experiment. ``imports`` are modules imported before anything is looked up, in this
+    process and in every worker (a user's package that registers an env, a vision method or a
+    metric); ``env`` may be gymnasium's ``module:EnvId``, whose module joins ``imports``.
+    ``domains`` makes ``env`` a level-1 env, one without ground truth: each domain, the source
+    first, is ``{"kwargs": {...}, "wrappers": [...]}`` (see :func:`envs.registry.register_domains`)."""
     name: str = "experiment"
     env: str = "darla/Room-v1"
     env_kwargs: dict[str, Any] = field(default_factory=dict)
+    imports: list[str] = field(default_factory=list)
+    domains: dict[str, dict[str, Any]] = field(default_factory=dict)
     variants: list[str] = field(default_factory=lambda: ["darla", "pixels"])
     seeds: list[int] = field(default_factory=lambda: [0])
     threads: int = 2                 # torch threads of the main process
@@ -96,6 +103,7 @@ class RunConfig:
 
     def validate(self) -> "RunConfig":
         check_run_name(self.name)
+        self.activate()
         _check_numbers(self)
         unknown = [v for v in self.variants if v not in agents.VARIANTS]
         if unknown or not self.variants:
@@ -116,8 +124,33 @@ class RunConfig:
                              f"integers, got {self.vision.seeds}")
         vision.methods.get(self.vision.method)  # an unknown backbone lists the known ones
         _resolve_domains(self)
+        _check_ground_truth(self)
         _check_sections(self)
         return self
+
+    def activate(self) -> "RunConfig":
+        """Import the user's modules and entry points and declare a level-1 env's domains: what a
+        process needs before it looks up the env, a method or a metric. :meth:`validate` calls it,
+        and so does each worker process of the pipeline, which starts as a fresh interpreter."""
+        from darla import plugins
+
+        if not isinstance(self.imports, list) or not all(isinstance(m, str) and m for m in self.imports):
+            raise ValueError(f"imports must be a list of module names (e.g. [\"my_envs\"]), got {self.imports!r}")
+        module, self.env = plugins.split_env(self.env)
+        if module and module not in self.imports:
+            self.imports = [*self.imports, module]
+        plugins.load_entry_points()
+        plugins.import_modules(self.imports)
+        if self.domains:
+            import envs
+
+            envs.register_domains(self.env, self.domains, self.env_kwargs)
+        return self
+
+    @property
+    def ground_truth(self) -> bool:
+        """Whether the env has a FactorSpace (level 2); a level-1 env (``domains`` given) has none."""
+        return not self.domains
 
     @property
     def source(self) -> str:
@@ -154,7 +187,7 @@ def _resolve_domains(config: "RunConfig") -> None:
     against it, before any stage runs: an env names its own domains (not only source/target/ood)."""
     import envs
 
-    declared = envs.make_factor_space(config.env, **config.env_kwargs).declared_domains
+    declared = envs.registry.declared_domains(config.env, **config.env_kwargs)
     config.collect.domain = config.collect.domain or declared[0]
     config.transfer.domains = list(config.transfer.domains) or list(declared)
     config.metrics.domain = config.metrics.domain or config.collect.domain
@@ -168,6 +201,21 @@ def _resolve_domains(config: "RunConfig") -> None:
                          f"{config.collect.domain!r} (collect.domain): every 'vs source' ratio divides by it")
     if len(set(config.transfer.domains)) != len(config.transfer.domains):
         raise ValueError(f"transfer.domains {config.transfer.domains} names a domain twice")
+
+
+def _check_ground_truth(config: "RunConfig") -> None:
+    """A level-1 env has no factors: refuse what needs them, naming each (metrics are skipped, not refused)."""
+    if config.ground_truth:
+        return
+    problems = []
+    if config.collect.sampling == "factors":
+        problems.append("collect.sampling=factors draws states from a FactorSpace; use rollout (or auto)")
+    for name in config.variants:
+        if agents.variant(name).input.ground_truth:
+            problems.append(f"variant {name!r} observes ground-truth factors; leave it out of variants")
+    if problems:
+        raise ValueError(f"{config.env} has no ground truth (a level-1 env: its domains are sets of kwargs and "
+                         f"wrappers): {'; '.join(problems)}")
 
 
 def _check_numbers(config: "RunConfig") -> None:
@@ -303,4 +351,4 @@ def apply_overrides(data: dict, overrides: list[str]) -> dict:
     return data
 
 
-FREE_FORM = ("env_kwargs", "methods", "hyperparams", "per_input", "settings")
+FREE_FORM = ("env_kwargs", "methods", "hyperparams", "per_input", "settings", "domains")

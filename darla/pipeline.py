@@ -119,13 +119,7 @@ def _run_locked(config: RunConfig, run_dir: Path, force: tuple[str, ...], log: C
     stages = Stages(run_dir, force, log, FILE_DIGESTS)
     start = time.time()
 
-    data_key = "collect"
-    stages.run(data_key, {"env": config.env, "env_kwargs": config.env_kwargs, **vars(config.collect)},
-               lambda folder: envs.collect.collect(config.env, folder / DATASET, config.collect.frames,
-                                                   domain=config.collect.domain, seed=config.collect.seed,
-                                                   sampling=config.collect.sampling, progress=True,
-                                                   **config.env_kwargs))
-    check_dataset(run_dir / data_key / DATASET, config)
+    collect_stage(stages, config, run_dir)
     tasks = plan(config)
     if config.jobs > 1 and len(tasks) > 1:
         _run_parallel(config, run_dir, tasks, force, log, stages)
@@ -136,6 +130,23 @@ def _run_locked(config: RunConfig, run_dir: Path, force: tuple[str, ...], log: C
     write_report(run_dir, config, log, f"This invocation took {time.time() - start:.0f} s "
                                        f"({len(stages.ran)} stages ran, {len(stages.skipped)} reused).")
     return run_dir
+
+
+def collect_stage(stages: Stages, config: RunConfig, run_dir: Path, progress: bool = True) -> None:
+    """The stage-1 dataset (``collect/source.h5``), checked to be of this run's env and domain."""
+    stages.run("collect", {"env": config.env, "env_kwargs": config.env_kwargs, **_domains_setting(config),
+                           **vars(config.collect)},
+               lambda folder: envs.collect.collect(config.env, folder / DATASET, config.collect.frames,
+                                                   domain=config.collect.domain, seed=config.collect.seed,
+                                                   sampling=config.collect.sampling, progress=progress,
+                                                   **config.env_kwargs))
+    check_dataset(run_dir / "collect" / DATASET, config)
+
+
+def _domains_setting(config: RunConfig) -> dict:
+    """A level-1 env's domain definitions, for the fingerprints of the stages that make its envs
+    (empty for an env with ground truth, so the fingerprints of such runs stay as they were)."""
+    return {"domains": config.domains} if config.domains else {}
 
 
 def write_report(run_dir: Path, config: RunConfig, log: Callable[[str], None] = print, note: str = "") -> None:
@@ -165,13 +176,14 @@ def _act_and_transfer(stages: Stages, config: RunConfig, run_dir: Path, checkpoi
     inputs = [vision_input_key(config, method)] if method else []
     # the hyperparameters this variant resolves to, not every input's: a frames-only change keeps latent agents
     settings = {"variant": name, "seed": seed, "env": config.env, "env_kwargs": config.env_kwargs,
+                **_domains_setting(config),
                 **{k: v for k, v in vars(config.agent).items() if k not in ("device", "per_input")},
                 "hyperparams": config.agent_hyperparams(name)}
     agent_dir = stages.run(agent_key, settings,
                            lambda folder: _train_agent(folder, config, name, seed, checkpoints, run_dir, progress,
                                                        stages.log),
                            inputs)
-    stages.run(f"transfer/{name}/seed{seed}", vars(config.transfer),
+    stages.run(f"transfer/{name}/seed{seed}", {**vars(config.transfer), **_domains_setting(config)},
                lambda folder: _evaluate(folder, config, agent_dir), [agent_key])
 
 
@@ -203,7 +215,7 @@ def plan(config: RunConfig) -> list[Task]:
         for seed in seeds:
             name = vision_model_name(method, seed, len(seeds) > 1)
             tasks.append(Task("vision", f"vision/{name}", requires, method, seed))
-            if config.metrics.names:
+            if config.metrics.names and config.ground_truth:  # a level-1 env has no factors to score against
                 tasks.append(Task("metrics", f"metrics/{name}", (f"vision/{name}",), method, seed))
         if len(seeds) > 1:
             tasks.append(Task("select", f"select/{method}",
@@ -252,13 +264,24 @@ def _run_task(stages: Stages, config: RunConfig, run_dir: Path, task: Task, thre
         _act_and_transfer(stages, config, run_dir, checkpoints, task.variant, task.seed, progress)
 
 
+def run_task(stages: Stages, config: RunConfig, run_dir: Path, task: Task, threads: int = 1,
+             progress: bool = False) -> None:
+    """One task of a run, the collect stage included (``Task("collect", "collect")``): what a
+    sweep's worker runs, one stage at a time, in a run directory whose lock its driver holds."""
+    if task.kind == "collect":
+        collect_stage(stages, config, run_dir, progress)
+    else:
+        _run_task(stages, config, run_dir, task, threads, progress)
+
+
 def _job(config_dict: dict, run_dir: str, task: Task, force) -> tuple[list, list, list]:
     """One task in a worker process: one torch thread, its own stage bookkeeping, no progress bars
     (the parent shows one bar for the whole graph)."""
     torch.set_num_threads(1)
     lines: list[str] = []
     stages = Stages(run_dir, force, lines.append, FILE_DIGESTS)
-    _run_task(stages, RunConfig.from_dict(config_dict), Path(run_dir), task, threads=1, progress=False)
+    config = RunConfig.from_dict(config_dict).activate()  # a fresh interpreter: the user's modules, env domains
+    _run_task(stages, config, Path(run_dir), task, threads=1, progress=False)
     return lines, stages.ran, stages.skipped
 
 
@@ -343,7 +366,7 @@ def _fit_vision(folder: Path, dataset: Path, method: str, hp: dict, reads: list[
         frames, factors = ds.load()
         origin = ds.provenance()
     # ground-truth factors: DC-IGN and supervised Guided-VAE learn from them, the others ignore them
-    vision.fit(frames, method=method, out_dir=folder, factors=factors, origin=origin,
+    vision.fit(frames, method=method, out_dir=folder, factors=factors if factors.shape[1] else None, origin=origin,
                progress=None if progress else False, **hp)  # None: a bar when on a terminal
 
 
@@ -476,6 +499,13 @@ def _report(config: RunConfig, table: str, scores: dict, note: str = "", selecti
                   f"shifted domain): chose seed {seeds[sel['chosen']]}.", "",
                   "| vision seed | score |", "|---|---|"]
         lines += [f"| {s} | {v:.4f} |" for s, v in zip(seeds, sel["scores"])] + [""]
+    if not config.ground_truth:
+        skipped = f" (metrics.names {list(config.metrics.names)} were skipped)" if config.metrics.names else ""
+        lines += ["## Disentanglement of the vision models", "",
+                  f"Not measured{skipped}: {config.env} has no ground truth (a level-1 env, whose domains are sets "
+                  "of constructor kwargs and wrappers), and every disentanglement metric scores codes against "
+                  "known factors. The transfer table needs none; for the metrics, give the env a FactorSpace "
+                  "(level 2, docs/your_env.md).", ""]
     probes = {method: by_metric.pop("probe") for method, by_metric in scores.items() if "probe" in by_metric}
     scores = {method: by_metric for method, by_metric in scores.items() if by_metric}
     if scores:

@@ -1,14 +1,16 @@
-"""Environments with exact ground truth: factor spaces, domains, frame collection and datasets.
+"""Environments with ground truth (factor spaces, domains) or without it (domains as kwargs and wrappers), frame collection and datasets.
 
 Importing this package registers the toolkit's gymnasium environments (``darla/Room-v1``, ``darla/Reach-v0``).
 """
 
 from envs.factors import Domain, Factor, FactorSpace
-from envs.registry import (available, make_factor_space, register_env, register_ground_truth)
+from envs.registry import (available, declared_domains, make_factor_space, register_domains, register_env,
+                           register_ground_truth)
 from envs.wrappers import apply_wrappers, check_spec, known_wrappers, register_wrapper
 
-__all__ = ["Domain", "Factor", "FactorSpace", "apply_wrappers", "available", "check_spec", "known_wrappers",
-           "make_factor_space", "register_env", "register_ground_truth", "register_wrapper"]
+__all__ = ["Domain", "Factor", "FactorSpace", "apply_wrappers", "available", "check_spec", "declared_domains",
+           "known_wrappers", "make_factor_space", "register_domains", "register_env", "register_ground_truth",
+           "register_wrapper"]
 
 register_env("darla/Room-v1", "envs.room:RoomEnv",
              "first-person seek-avoid room (hat +1, lolly -1); colour domains source/target/ood")

@@ -10,6 +10,8 @@
 
 ``auto`` (the default) is ``rollout`` for environments and ``factors`` for registered procedural
 datasets, which have no dynamics, so every name ``darla envs`` lists can be collected the same way.
+An env without ground truth (level 1, :func:`envs.registry.register_domains`) is collected by
+rollout only; its dataset has zero factor columns.
 """
 
 from __future__ import annotations
@@ -23,7 +25,8 @@ from tqdm.auto import tqdm
 from artifacts import package_version
 
 from envs.dataset import DatasetWriter
-from envs.registry import check_name, env_version, is_env, make_env, make_factor_space
+from envs.registry import (NoGroundTruthError, check_name, env_version, has_ground_truth, is_env, level1_domains,
+                           make_env, make_factor_space)
 
 Policy = Callable[[np.ndarray, np.random.Generator], int]
 BATCH = 256
@@ -63,6 +66,11 @@ def collect(env_id: str, out: str | os.PathLike, frames: int, domain: str | None
     if frames < 1:
         raise ValueError(f"--frames must be positive, got {frames}")
     sampling = resolve_sampling(env_id, sampling)
+    if not has_ground_truth(env_id):
+        if sampling == "factors":
+            raise NoGroundTruthError(f"sampling=factors draws states from a FactorSpace, and {env_id} has none "
+                                     "(level 1); use sampling=rollout (or auto)")
+        return _collect_level1(env_id, out, frames, domain, seed, policy, progress, env_kwargs)
     if sampling == "rollout" and not is_env(env_id):
         raise ValueError(f"{env_id!r} is a procedural dataset with no dynamics to roll out; use sampling=factors")
     if sampling == "factors" and policy is not None:
@@ -93,9 +101,36 @@ def collect(env_id: str, out: str | os.PathLike, frames: int, domain: str | None
     return str(out)
 
 
+def _collect_level1(env_id: str, out, frames: int, domain: str | None, seed: int, policy: Policy | None,
+                    progress: bool, env_kwargs: dict) -> str:
+    """A random policy's rollout in one domain of an env without ground truth: frames only."""
+    domains = list(level1_domains(env_id))
+    domain = domain or domains[0]
+    if domain not in domains:
+        raise ValueError(f"{env_id} has no domain {domain!r}; its domains: {domains}")
+    env = make_env(env_id, domain=domain, **env_kwargs)
+    attrs = {"env_id": env_id, "domain": domain, "seed": seed, "sampling": "rollout",
+             "policy": "random" if policy is None else getattr(policy, "__name__", type(policy).__name__),
+             "factor_names": [], "factor_sizes": [], "domain_names": domains, "darla_version": package_version(),
+             "env_kwargs": dict(env_kwargs), "env_version": env_version(env_id),
+             "domain_spec": level1_domains(env_id)[domain]}
+    label = np.int8(domains.index(domain))
+    bar = tqdm(total=frames, desc=f"collect {env_id}:{domain}", unit="frame", disable=not progress)
+    try:
+        with DatasetWriter(out, frames, env.observation_space.shape, 0, attrs) as writer:
+            for obs, factors in _rollout_batches(env, policy or random_policy(env.action_space), frames,
+                                                 np.random.default_rng(seed), seed):
+                writer.write(obs, factors, np.full(len(obs), label, np.int8))
+                bar.update(len(obs))
+    finally:
+        bar.close()
+        env.close()
+    return str(out)
+
+
 def _rollout_batches(env, policy: Policy, frames: int, rng: np.random.Generator, seed: int):
     obs, info = env.reset(seed=seed)
-    n_factors = len(info["factors"])
+    n_factors = len(info["factors"]) if "factors" in info else 0  # none in a level-1 env
     shape = env.observation_space.shape
     done = 0
     while done < frames:
@@ -103,7 +138,9 @@ def _rollout_batches(env, policy: Policy, frames: int, rng: np.random.Generator,
         batch_obs = np.empty((count, *shape), dtype=np.uint8)
         batch_factors = np.empty((count, n_factors), dtype=np.int64)
         for i in range(count):
-            batch_obs[i], batch_factors[i] = obs, info["factors"]
+            batch_obs[i] = obs
+            if n_factors:
+                batch_factors[i] = info["factors"]
             obs, _, terminated, truncated, info = env.step(policy(obs, rng))
             if terminated or truncated:
                 obs, info = env.reset()

@@ -1,5 +1,7 @@
 """``darla act``: train one agent (stage 2) on the source domain of an environment."""
 
+from darla.cli import add_import_option
+
 
 def register(subparsers) -> None:
     from darla.cli import add_threads_option
@@ -19,6 +21,7 @@ def register(subparsers) -> None:
     add_threads_option(p)
     p.add_argument("overrides", nargs="*", metavar="key=value",
                    help="overrides of the algorithm's defaults, e.g. learning_rate=1e-4 n_steps=256")
+    add_import_option(p)
     p.set_defaults(func=run)
 
 
@@ -31,6 +34,9 @@ def run(args) -> None:
     hyperparams = {key: parse_loose(value) for key, value in split(args.overrides).items()}
     from darla.stages import locked
 
+    from darla.cli import resolve_env
+
+    args.env = resolve_env(args.env)
     agents.variant(args.variant)  # unknown names fail before the output folder exists
     agents.hyperparams.defaults_for(args.algo, args.env)
     Path(args.out).mkdir(parents=True, exist_ok=True)

@@ -1,5 +1,7 @@
 """``darla collect``: frames with ground-truth factors from one domain, to an HDF5 file."""
 
+from darla.cli import add_import_option
+
 
 def register(subparsers) -> None:
     p = subparsers.add_parser("collect", help="collect frames and ground-truth factors to an HDF5 file",
@@ -15,6 +17,7 @@ def register(subparsers) -> None:
     p.add_argument("--sampling", default="auto", help="rollout (a uniform random policy's frames), factors "
                    "(uniform states drawn by the exact renderer) or auto (rollout for environments, factors "
                    "for procedural datasets; the default)")
+    add_import_option(p)
     p.set_defaults(func=run)
 
 
@@ -27,5 +30,8 @@ def run(args) -> None:
     del envs  # imported for its registrations
     if not 1 <= args.frames <= MAX_FRAMES:  # before h5py is asked for an absurd dataset
         raise ValueError(f"--frames {args.frames:,} is out of range: give 1 to {MAX_FRAMES:,} frames")
+    from darla.cli import resolve_env
+
+    args.env_id = resolve_env(args.env_id)
     path = collect(args.env_id, args.out, args.frames, domain=args.domain or None, seed=args.seed, sampling=args.sampling)
     print(f"wrote {args.frames} frames of {args.env_id}:{args.domain or 'its training domain'} to {path}")

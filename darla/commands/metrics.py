@@ -14,6 +14,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from artifacts import write_json_atomic
+from darla.cli import add_import_option
 
 
 def register(subparsers) -> None:
@@ -31,6 +32,7 @@ def register(subparsers) -> None:
     p.add_argument("--device", default="cpu", help="torch device for the encoders (default cpu)")
     p.add_argument("--out", required=True, help="JSON file to write the scores to")
     p.set_defaults(out_kind="file")  # checked by darla.cli before the command runs
+    add_import_option(p)
     p.set_defaults(func=run)
 
 
@@ -56,7 +58,9 @@ def run(args) -> None:
     out = Path(args.out)
     names = [n.strip() for n in args.metrics.split(",") if n.strip()] if args.metrics else None
     settings = parse_settings(args.settings)
-    space = envs.make_factor_space(args.env)
+    from darla.cli import resolve_env
+
+    space = envs.make_factor_space(resolve_env(args.env))
     if args.domain:
         space.domain(args.domain)  # unknown domain: fail before loading anything
     encoders = {}

@@ -1,5 +1,7 @@
 """``darla run``: the whole experiment (collect → see → act → transfer → report) from a preset or config."""
 
+from darla.cli import add_import_option
+
 
 def register(subparsers) -> None:
     p = subparsers.add_parser("run", help="run a whole transfer experiment from a preset or JSON config",
@@ -12,6 +14,7 @@ def register(subparsers) -> None:
     p.add_argument("--force", action="append", default=[], metavar="STAGE",
                    help="redo a stage and what depends on it (a key prefix: collect, vision, "
                         "vision/dae, agent/darla, transfer ...); repeatable")
+    add_import_option(p)
     p.set_defaults(func=run)
 
 
@@ -22,4 +25,5 @@ def run(args) -> None:
 
     base = config_module.load(args.config).to_dict()
     config = config_module.RunConfig.from_dict(apply_overrides(base, args.overrides))
+    config.imports = [*config.imports, *(m for m in args.imports if m not in config.imports)]  # workers import them too
     run_pipeline(config, args.runs_dir, force=args.force)

@@ -1,5 +1,7 @@
 """``darla see``: stage 1, learn to see. Trains a vision method on a collected frame dataset."""
 
+from darla.cli import add_import_option
+
 
 def register(subparsers) -> None:
     p = subparsers.add_parser(
@@ -15,6 +17,7 @@ def register(subparsers) -> None:
     p.add_argument("--force", action="store_true", help="start over instead of resuming a run in --out")
     p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     p.add_argument("overrides", nargs="*", metavar="KEY=VALUE", help="hyperparameters, e.g. beta=4 dae.steps=500")
+    add_import_option(p)
     p.set_defaults(func=run)
 
 

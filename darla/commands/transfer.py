@@ -1,5 +1,7 @@
 """``darla transfer``: zero-shot evaluation of saved agents on each domain (stage 3)."""
 
+from darla.cli import add_import_option
+
 
 def register(subparsers) -> None:
     from darla.cli import add_threads_option
@@ -14,6 +16,7 @@ def register(subparsers) -> None:
     p.add_argument("--out", required=True, help="folder for transfer.json / .csv / .md")
     p.set_defaults(out_kind="folder")  # checked by darla.cli before the command runs
     add_threads_option(p)
+    add_import_option(p)
     p.set_defaults(func=run)
 
 
@@ -31,7 +34,7 @@ def run(args) -> None:
         raise ValueError(f"--episodes {args.episodes:,} is out of range: give 1 to {MAX_EPISODES:,} episodes per domain")
     loaded, plan = [agents.load(path) for path in args.agents], []
     for path, agent in zip(args.agents, loaded):  # every domain checked before any episode runs
-        declared = envs.make_factor_space(agent.spec["env_id"], **agent.spec.get("env_kwargs", {})).declared_domains
+        declared = envs.registry.declared_domains(agent.spec["env_id"], **agent.spec.get("env_kwargs", {}))
         unknown = [d for d in domains if d not in declared + ["all"]]
         if unknown:
             raise ValueError(f"--domains {','.join(unknown)}: {agent.spec['env_id']} (the env of {path}) has no "
