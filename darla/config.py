@@ -35,13 +35,16 @@ class VisionConfig:
     """Stage 1 models, one per method the variants need, shared by every RL seed. ``method`` is the
     backbone of the `darla` and `darla_ft` variants (`vision.method=beta_tcvae` swaps it). With
     ``seeds`` (two or more), the backbone is trained once per seed and one model is kept by the
-    unsupervised ``selection`` rule on source frames (see :mod:`eval.selection`)."""
+    unsupervised ``selection`` rule on source frames (see :mod:`eval.selection`). A collapsed model
+    (no active latent, or a reconstruction no better than the mean image) is flagged with a warning,
+    or stops the run with ``strict``."""
     method: str = "beta_vae_dae"
     seed: int = 0
     seeds: list[int] = field(default_factory=list)  # several backbone seeds, one kept by `selection`
     selection: str = "udr"                           # udr | reconstruction | first (eval.selection)
     device: str = "cpu"
     methods: dict[str, dict[str, Any]] = field(default_factory=dict)  # method -> hyperparameter overrides
+    strict: bool = False  # a collapsed vision model stops the run at the end of stage 1 (else: a warning)
 
 
 @dataclass

@@ -163,7 +163,11 @@ def write_report(run_dir: Path, config: RunConfig, log: Callable[[str], None] = 
     selections = {m: json.loads((run_dir / "select" / m / "selection.json").read_text())
                   for m in vision_plan(config) if (run_dir / "select" / m / "selection.json").exists()}
     _plot(summary, run_dir / "transfer.png")
-    write_text_atomic(run_dir / "report.md", _report(config, files["md"].read_text(), scores, note, selections))
+    summaries = {m: run_dir / "vision" / m / "summary.json" for m in vision_model_names(config)}
+    collapsed = {m: reasons for m, path in summaries.items() if path.exists()
+                 and (reasons := vision.collapse_reasons(json.loads(path.read_text())))}
+    write_text_atomic(run_dir / "report.md", _report(config, files["md"].read_text(), scores, note, selections,
+                                                     collapsed))
     log(f"\n{files['md'].read_text()}")
     log(f"report: {run_dir / 'report.md'}")
 
@@ -246,9 +250,11 @@ def _run_task(stages: Stages, config: RunConfig, run_dir: Path, task: Task, thre
         # Not fingerprinted: device and threads change where the numbers are computed, not what they
         # mean, and a required model enters through its stage digest (so a moved run directory stays valid).
         run_on = {"device": config.vision.device, "threads": threads, **{k: str(v) for k, v in reads.items()}}
-        stages.run(task.key, {"method": task.method, **hp},
-                   lambda folder: _fit_vision(folder, dataset, task.method, {**hp, **run_on}, list(reads.values()),
-                                              stages.log, progress), ["collect", *task.needs])
+        folder = stages.run(task.key, {"method": task.method, **hp},
+                            lambda folder: _fit_vision(folder, dataset, task.method, {**hp, **run_on},
+                                                       list(reads.values()), stages.log, progress),
+                            ["collect", *task.needs])
+        check_collapse(folder, config, stages.log)
     elif task.kind == "metrics":
         checkpoint = run_dir / task.needs[0] / CHECKPOINT
         stages.run(task.key, vars(config.metrics),
@@ -370,6 +376,25 @@ def _fit_vision(folder: Path, dataset: Path, method: str, hp: dict, reads: list[
                progress=None if progress else False, **hp)  # None: a bar when on a terminal
 
 
+class CollapsedVisionError(ValueError):
+    """A vision model's code is collapsed and ``vision.strict`` asks the run to stop on it."""
+
+
+def check_collapse(folder: Path, config: RunConfig, log: Callable[[str], None]) -> list[str]:
+    """Flag a collapsed vision model as soon as it has trained (or is reused): a warning line, or,
+    with ``vision.strict``, an error before any agent reads its codes. Returns the reasons."""
+    path = folder / "summary.json"
+    reasons = vision.collapse_reasons(json.loads(path.read_text())) if path.exists() else []
+    if reasons:
+        message = (f"vision model {folder.name} is collapsed: {'; '.join(reasons)}. Agents on its codes see (nearly) "
+                   "the same input in every domain, so their transfer means nothing; train it longer or with "
+                   "other settings (vision.methods." + folder.name.split("-seed")[0] + ".*)")
+        if config.vision.strict:
+            raise CollapsedVisionError(f"{message}; vision.strict=true stops the run here (false: a warning)")
+        log(f"[warning] {message}")
+    return reasons
+
+
 def _select(folder: Path, config: RunConfig, dataset: Path, folders: list[Path], seeds: list[int],
             log: Callable[[str], None]) -> None:
     from eval import selection
@@ -484,7 +509,8 @@ def _plot(summary: list[dict], path: Path) -> None:
     plt.close(fig)
 
 
-def _report(config: RunConfig, table: str, scores: dict, note: str = "", selections: dict | None = None) -> str:
+def _report(config: RunConfig, table: str, scores: dict, note: str = "", selections: dict | None = None,
+            collapsed: dict | None = None) -> str:
     lines = [f"# {config.name}", "",
              f"{config.env}: variants {', '.join(config.variants)}; seeds {config.seeds}; "
              f"{config.agent.algo} for {config.agent.steps:,} steps; {config.transfer.episodes} evaluation "
@@ -506,6 +532,11 @@ def _report(config: RunConfig, table: str, scores: dict, note: str = "", selecti
                   "of constructor kwargs and wrappers), and every disentanglement metric scores codes against "
                   "known factors. The transfer table needs none; for the metrics, give the env a FactorSpace "
                   "(level 2, docs/your_env.md).", ""]
+    if collapsed:
+        lines += ["## Collapsed vision models", "",
+                  "Agents on a collapsed code see (nearly) the same input in every domain: equal returns on "
+                  "source and target do not show transfer.", ""]
+        lines += [f"- **{name}: collapsed**: {'; '.join(reasons)}" for name, reasons in collapsed.items()] + [""]
     probes = {method: by_metric.pop("probe") for method, by_metric in scores.items() if "probe" in by_metric}
     scores = {method: by_metric for method, by_metric in scores.items() if by_metric}
     if scores:

@@ -12,10 +12,10 @@ from vision.checkpoint import load_model
 from vision.encoder import Encoder, load_encoder
 from vision.errors import (CheckpointError, ConfigError, FrameShapeError, NonFiniteLossError,
                            UnknownMethodError, VisionError)
-from vision.train import evaluate, fit
+from vision.train import collapse_reasons, evaluate, fit
 
 load = load_encoder
 
-__all__ = ["CheckpointError", "ConfigError", "Encoder", "FrameShapeError", "NonFiniteLossError",
+__all__ = ["CheckpointError", "ConfigError", "Encoder", "collapse_reasons", "FrameShapeError", "NonFiniteLossError",
            "UnknownMethodError", "VisionError", "evaluate", "fit", "load", "load_encoder", "load_model",
            "methods"]

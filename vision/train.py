@@ -308,5 +308,22 @@ def evaluate(model, frames, n: int = 2048, seed: int = 0, reference: np.ndarray 
         kl = (kl_total / len(idx)).cpu()
         out["kl_per_latent"] = [round(v, 5) for v in kl.tolist()]
         out["active_latents"] = int((kl > ACTIVE_KL).sum())
+    out["collapse_reasons"] = collapse_reasons(out)
+    out["collapsed"] = bool(out["collapse_reasons"])
     return out
+
+
+def collapse_reasons(summary: dict) -> list[str]:
+    """Why a model's ``summary.json`` (:func:`evaluate`'s numbers) shows a collapsed code, or []:
+    no active latent, or a reconstruction no better than always predicting the mean image. Such a
+    code is (nearly) constant, so an agent on it sees the same input in every domain, and equal
+    returns on source and target would look like perfect transfer while meaning nothing."""
+    reasons = []
+    if summary.get("active_latents") == 0:
+        reasons.append(f"0 active latents (no latent's mean KL exceeds {ACTIVE_KL} nats)")
+    ratio = summary.get("mse_ratio")
+    if isinstance(ratio, (int, float)) and ratio >= 1.0:
+        reasons.append(f"reconstruction no better than the mean image (pixel MSE {summary.get('pixel_mse', 0):.4g} vs "
+                       f"{summary.get('mean_image_mse', 0):.4g} for the mean image)")
+    return reasons
 
