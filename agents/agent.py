@@ -26,6 +26,7 @@ import inspect
 import json
 import os
 import shutil
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Sequence
@@ -216,7 +217,8 @@ class TrainedAgent:
 
 
 def train(variant_name: str, env_id: str, out_dir: str | os.PathLike, *, steps: int, seed: int = 0,
-          algo: str = "ppo", encoder_path: str | os.PathLike | None = None, hyperparams: dict | None = None,
+          algo: str = "ppo", encoder: str | os.PathLike | vision.Encoder | None = None,
+          encoder_path: str | os.PathLike | None = None, hyperparams: dict | None = None,
           env_kwargs: dict | None = None, tensorboard_dir: str | os.PathLike | None = None,
           callbacks: Sequence[BaseCallback] = (), progress: bool = False, device: str = "cpu",
           standardize: bool = False, domain: str | None = None) -> Path:
@@ -226,7 +228,18 @@ def train(variant_name: str, env_id: str, out_dir: str | os.PathLike, *, steps: 
     ``standardize`` (frozen-encoder variants) feeds the policy codes standardised with the
     encoder's statistics over its stage-1 frames (:class:`~agents.latent.CodeStandardizer`); the
     statistics and the encoder's digest are saved with the agent. The folder appears only when
-    training finished (written under a temporary name, then renamed)."""
+    training finished (written under a temporary name, then renamed).
+
+    ``encoder`` is a vision checkpoint's path or a :class:`vision.Encoder` object (one trained or
+    built in Python), which is first written as a checkpoint (:func:`vision.save_encoder`) and saved
+    with the agent like any other; ``encoder_path`` is the same as a path, for existing callers."""
+    if encoder is not None and encoder_path is not None:
+        raise ValueError("give the encoder once: encoder (a path or a vision.Encoder) or encoder_path, not both")
+    if isinstance(encoder, vision.Encoder):
+        settings = {k: v for k, v in locals().items() if k not in ("encoder", "encoder_path")}
+        with tempfile.TemporaryDirectory(prefix="darla-encoder-") as scratch:
+            return train(**settings, encoder=vision.save_encoder(encoder, Path(scratch) / ENCODER_FILE))
+    encoder_path = encoder if encoder is not None else encoder_path
     spec = variant(variant_name)
     check_algorithm(algo, variant_name, env_id, hyperparams)
     if spec.vision_method is not None and encoder_path is None:

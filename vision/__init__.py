@@ -9,7 +9,7 @@ This package sees arrays, never environments: it must not import ``envs``, ``age
 
 from vision import methods
 from vision.checkpoint import load_model
-from vision.encoder import Encoder, load_encoder
+from vision.encoder import Encoder, load_encoder, save_encoder
 from vision.errors import (CheckpointError, ConfigError, FrameShapeError, NonFiniteLossError,
                            UnknownMethodError, VisionError)
 from vision.train import collapse_reasons, evaluate, fit
@@ -17,5 +17,5 @@ from vision.train import collapse_reasons, evaluate, fit
 load = load_encoder
 
 __all__ = ["CheckpointError", "ConfigError", "Encoder", "collapse_reasons", "FrameShapeError", "NonFiniteLossError",
-           "UnknownMethodError", "VisionError", "evaluate", "fit", "load", "load_encoder", "load_model",
+           "UnknownMethodError", "VisionError", "evaluate", "fit", "load", "load_encoder", "load_model", "save_encoder",
            "methods"]

@@ -66,9 +66,25 @@ class Encoder:
         return f"Encoder(method={self.method!r}, latent_dim={self.latent_dim}, input_shape={self.input_shape})"
 
 
+def save_encoder(encoder: Encoder, path: str | os.PathLike) -> os.PathLike:
+    """Write ``encoder`` as a complete checkpoint (weights, hyperparameters, code statistics, digest;
+    no optimiser state), so an Encoder built or trained in Python travels like one from ``darla see``:
+    through ``torch.load(weights_only=True)``, never pickled."""
+    model = encoder.model
+    stats = None
+    if encoder.code_mean is not None:
+        stats = {"mean": torch.as_tensor(encoder.code_mean), "std": torch.as_tensor(encoder.code_std),
+                 "frames": int(encoder.meta.get("code_frames", 0))}
+    origin = encoder.meta.get("origin")
+    return checkpoint.save(path, model, {}, step=model.config.steps, code_stats=stats,
+                           origin=origin.get("data") if isinstance(origin, dict) else None)
+
+
 def load_encoder(path: str | os.PathLike, device: str | torch.device = "cpu",
                  expect_method: str | None = None) -> Encoder:
     """The :class:`Encoder` of a checkpoint written by :func:`vision.fit` / ``darla see``."""
     payload = checkpoint.read(path, expect_method)
     meta = {k: payload[k] for k in ("method", "config", "input_shape", "version", "step", "complete")}
+    meta["origin"] = payload.get("origin")
+    meta["code_frames"] = (payload.get("code_stats") or {}).get("frames", 0)
     return Encoder(checkpoint.build(payload, device), meta, payload.get("code_stats"))
