@@ -26,6 +26,8 @@ COMMAND_MODULES = (
     "darla.commands.report",
     "darla.commands.metrics",
     "darla.commands.digest",
+    "darla.commands.sweep",
+    "darla.commands.study",
 )
 
 

@@ -136,10 +136,15 @@ class Stages:
                     found[name] = f"unreadable ({type(err).__name__})"
         return found
 
+    def fingerprint(self, settings: dict, inputs: Iterable[str]) -> str:
+        """What decides whether a finished stage matches: its settings and the digests of its inputs
+        (a sweep compares it across run directories to share a stage between points)."""
+        return fingerprint({"settings": settings, "inputs": {k: self.digest(k) for k in sorted(inputs)}})
+
     def run(self, key: str, settings: dict, work: Callable[[Path], Any], inputs: Iterable[str] = ()) -> Path:
         """Run ``work(folder)`` unless an identical finished run exists; returns the stage's folder."""
         inputs = sorted(inputs)
-        settings_fp = fingerprint({"settings": settings, "inputs": {k: self.digest(k) for k in inputs}})
+        settings_fp = self.fingerprint(settings, inputs)
         folder = self.folder(key)
         pending = folder.with_name(folder.name + PENDING)
         self._complete_swap(key, folder, pending)
