@@ -22,6 +22,7 @@ quickstart: $(STAMP)
 
 test: $(STAMP)
 	$(BIN)/ruff check artifacts darla envs vision agents eval tests benchmarks
+	$(BIN)/mypy
 	$(BIN)/python -m pytest -q
 
 test-slow: $(STAMP)

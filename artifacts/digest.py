@@ -14,6 +14,7 @@ import os
 from typing import Iterable, Mapping
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 
 class ArrayDigest:
@@ -26,14 +27,14 @@ class ArrayDigest:
         self._layout: dict[str, tuple[str, tuple[int, ...]]] = {}
         self._rows = dict.fromkeys(self.names, 0)
 
-    def update(self, name: str, array) -> None:
+    def update(self, name: str, array: ArrayLike) -> None:
         array = np.ascontiguousarray(array)
         if array.ndim == 0:
             array = array.reshape(1)
         layout = (array.dtype.str, tuple(array.shape[1:]))
         if self._layout.setdefault(name, layout) != layout:
             raise ValueError(f"part {name!r} changed layout from {self._layout[name]} to {layout}")
-        self._hash[name].update(array.view(np.uint8).reshape(-1) if array.size else b"")
+        self._hash[name].update(array.view(np.uint8).reshape(-1).data if array.size else b"")
         self._rows[name] += len(array)
 
     def parts(self) -> dict[str, str]:
@@ -50,7 +51,7 @@ class ArrayDigest:
         return hashlib.sha256("".join(f"{n}={d};" for n, d in self.parts().items()).encode()).hexdigest()
 
 
-def digest_arrays(arrays: Mapping[str, object]) -> ArrayDigest:
+def digest_arrays(arrays: Mapping[str, ArrayLike]) -> ArrayDigest:
     """The digest of a mapping of whole arrays, taken in sorted name order."""
     digest = ArrayDigest(sorted(arrays))
     for name in digest.names:

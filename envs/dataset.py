@@ -32,6 +32,7 @@ import json
 import os
 import shutil
 from pathlib import Path
+from types import TracebackType
 from typing import Iterator, Mapping
 
 import h5py
@@ -115,7 +116,8 @@ class DatasetWriter:
     def __enter__(self) -> "DatasetWriter":
         return self
 
-    def __exit__(self, exc_type, exc, tb) -> None:
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
         if exc_type is None:
             self.close()
         else:
@@ -255,7 +257,7 @@ class FrameDataset:
     def __enter__(self) -> "FrameDataset":
         return self
 
-    def __exit__(self, *exc) -> None:
+    def __exit__(self, *exc: object) -> None:
         self.close()
 
 

@@ -26,7 +26,7 @@ class Factor:
     size: int
     labels: tuple[str, ...] | None = None
 
-    def __post_init__(self):
+    def __post_init__(self) -> None:
         if self.size < 1:
             raise ValueError(f"factor {self.name!r} needs at least one value, got size={self.size}")
         if self.labels is not None and len(self.labels) != self.size:
@@ -86,7 +86,8 @@ class FactorSpace(abc.ABC):
     def __init__(self, factors: Sequence[Factor], observation_shape: Sequence[int],
                  domains: Sequence[Domain] = ()):
         self.factors = tuple(factors)
-        self.observation_shape = tuple(int(s) for s in observation_shape)
+        h, w, c = (int(s) for s in observation_shape)  # (H, W, C)
+        self.observation_shape = (h, w, c)
         names = [f.name for f in self.factors]
         if len(set(names)) != len(names):
             raise ValueError(f"duplicate factor names: {names}")

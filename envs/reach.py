@@ -40,9 +40,12 @@ import os
 import subprocess
 import sys
 import zlib
+from types import ModuleType
+from typing import Any
 
 import gymnasium
 import numpy as np
+from numpy.typing import ArrayLike
 from gymnasium import spaces
 
 from envs.factors import Domain, Factor, FactorSpace
@@ -90,7 +93,7 @@ def _held_out(f: np.ndarray) -> np.ndarray:
 
 
 def _out_of_distribution(f: np.ndarray) -> np.ndarray:
-    return (f[:, [OBJECT_COLOUR, TABLE_COLOUR, BACKGROUND_COLOUR]] >= IN_DISTRIBUTION).any(axis=1)
+    return np.asarray((f[:, [OBJECT_COLOUR, TABLE_COLOUR, BACKGROUND_COLOUR]] >= IN_DISTRIBUTION).any(axis=1))
 
 
 def reach_domains() -> list[Domain]:
@@ -224,7 +227,7 @@ def _no_gl_error(tried: dict[str, str]) -> RuntimeError:
                         "llvmpipe; osmesa needs libOSMesa; glfw needs a display)")
 
 
-def import_mujoco():
+def import_mujoco() -> ModuleType:
     """The ``mujoco`` module, with a working off-screen GL back-end: ``MUJOCO_GL`` when set, else the
     first of ``GL_BACKENDS`` that works (tried once per process tree; children inherit the choice)."""
     if "mujoco" not in sys.modules and not os.environ.get("MUJOCO_GL"):
@@ -296,15 +299,18 @@ class Scene:
         m.light_diffuse[0] = (0.85, 0.75, 0.6) if camera_style else (0.7, 0.7, 0.7)
         m.light_specular[0] = (0.4, 0.4, 0.35) if camera_style else (0.0, 0.0, 0.0)
         m.vis.headlight.ambient[:] = (0.22, 0.22, 0.25) if camera_style else (0.3, 0.3, 0.3)
-        rng = np.random.default_rng(zlib.crc32(np.asarray(f, dtype=np.int64).tobytes())) if camera_style else None
-        m.cam_pos[self.camera] = self.camera_pos + (rng.normal(0, 0.008, 3) if camera_style else 0.0)
-        quat = self.camera_quat + (np.r_[0.0, rng.normal(0, 0.006, 3)] if camera_style else 0.0)
+        cam_pos, quat, rng = self.camera_pos, self.camera_quat, None
+        if camera_style:  # the camera shakes a little, the same way for the same factors
+            rng = np.random.default_rng(zlib.crc32(np.asarray(f, dtype=np.int64).tobytes()))
+            cam_pos = cam_pos + rng.normal(0, 0.008, 3)
+            quat = quat + np.r_[0.0, rng.normal(0, 0.006, 3)]
+        m.cam_pos[self.camera] = cam_pos
         m.cam_quat[self.camera] = quat / np.linalg.norm(quat)
         mujoco.mj_kinematics(m, d)
         mujoco.mj_camlight(m, d)
         self.renderer.update_scene(d, camera=self.camera)
         self.renderer.render(out=out)
-        if camera_style:  # the sensor: optics blur, then read noise
+        if rng is not None:  # camera style; the sensor: optics blur, then read noise
             import cv2
 
             blurred = cv2.GaussianBlur(out, (3, 3), 0.7).astype(np.float32)
@@ -419,7 +425,7 @@ class ReachEnv(gymnasium.Env):
         self._target = np.zeros(3)
         self._t = 0
 
-    def reset(self, *, seed: int | None = None, options: dict | None = None):
+    def reset(self, *, seed: int | None = None, options: dict | None = None) -> tuple[np.ndarray, dict]:
         """Start an episode. ``options={"factors": vector}`` starts from that exact state (in this env's
         domain, with the arm clear of the table) instead of a random one."""
         super().reset(seed=seed)
@@ -446,7 +452,7 @@ class ReachEnv(gymnasium.Env):
         self._t = 0
         return self._observe(), self._info(self._distance())
 
-    def step(self, action):
+    def step(self, action: ArrayLike) -> tuple[np.ndarray, float, bool, bool, dict]:
         action = np.asarray(action, dtype=np.float64).reshape(-1)
         if action.shape != (len(JOINTS),) or not np.isfinite(action).all():
             raise ValueError(f"action must be {len(JOINTS)} finite joint velocities in [-1, 1], got {action}")
@@ -475,13 +481,13 @@ class ReachEnv(gymnasium.Env):
     def _info(self, distance: float) -> dict:
         return {"factors": self._state.copy(), "distance": distance}
 
-    def render(self):
+    def render(self) -> np.ndarray | None:
         if self.render_mode == "rgb_array":
             return self._frame.copy()
         return None
 
 
-def factor_space(**env_kwargs) -> ReachFactors:
+def factor_space(**env_kwargs: Any) -> ReachFactors:
     """The factor space ``ReachEnv(**env_kwargs)`` would have, built without MuJoCo (the registry's
     ``make_factor_space`` uses it, so ``darla envs`` works where the extra is not installed)."""
     bound = inspect.signature(ReachEnv).bind(**env_kwargs).arguments  # a TypeError names a wrong keyword

@@ -80,7 +80,7 @@ def _held_out(factors: np.ndarray) -> np.ndarray:
 
 
 def _out_of_distribution(factors: np.ndarray) -> np.ndarray:
-    return (factors[:, [WALL, FLOOR, OBJECT_COLOUR]] >= IN_DISTRIBUTION).any(axis=1)
+    return np.asarray((factors[:, [WALL, FLOOR, OBJECT_COLOUR]] >= IN_DISTRIBUTION).any(axis=1))
 
 
 def room_domains() -> list[Domain]:
@@ -307,7 +307,7 @@ class RoomEnv(gymnasium.Env):
         self._object_age = np.zeros(len(SHAPES), dtype=np.int64)
 
     # -- dynamics ---------------------------------------------------------------------------------
-    def reset(self, *, seed: int | None = None, options: dict | None = None):
+    def reset(self, *, seed: int | None = None, options: dict | None = None) -> tuple[np.ndarray, dict]:
         """Start an episode. ``options={"factors": vector}`` starts from that exact state instead of a
         random one (it must lie in this env's domain, with the objects in two cells apart from the agent's)."""
         super().reset(seed=seed)
@@ -334,7 +334,7 @@ class RoomEnv(gymnasium.Env):
         self._t = 0
         return self._observe(), self._info()
 
-    def step(self, action):
+    def step(self, action: int | np.integer) -> tuple[np.ndarray, float, bool, bool, dict]:
         action = int(action)
         if not 0 <= action < 3:
             raise ValueError(f"action must be 0 (forward), 1 (turn left) or 2 (turn right), got {action}")
@@ -382,7 +382,7 @@ class RoomEnv(gymnasium.Env):
     def _info(self) -> dict:
         return {"factors": self._state.copy()}
 
-    def render(self):
+    def render(self) -> np.ndarray | None:
         if self.render_mode == "rgb_array":
             return self._frame.copy()
         return None

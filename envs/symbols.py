@@ -158,7 +158,7 @@ class Vocabulary:
         return out
 
 
-def _named_range(named, num_factors: int) -> tuple[int, int]:
+def _named_range(named: int | Sequence[int], num_factors: int) -> tuple[int, int]:
     lo, hi = (named, named) if isinstance(named, (int, np.integer)) else tuple(named)
     if not 1 <= lo <= hi <= num_factors:
         raise ValueError(f"named={named!r}: a symbol names between 1 and {num_factors} factors "
@@ -170,7 +170,7 @@ def _key(concept: Mapping[str, int]) -> tuple:
     return tuple(sorted(concept.items()))
 
 
-def sample_concepts(vocab: Vocabulary, n: int, rng: np.random.Generator, named=(1, 2),
+def sample_concepts(vocab: Vocabulary, n: int, rng: np.random.Generator, named: int | Sequence[int] = (1, 2),
                     exclude: Sequence[Mapping[str, int]] = (), distinct: bool = True) -> list[Concept]:
     """``n`` concepts, each naming ``named`` factors (an int or an inclusive (min, max)) with
     uniform values; concepts in ``exclude`` (held-out test concepts) are never drawn."""
@@ -228,7 +228,7 @@ class SymbolData:
 
 
 def sample_pairs(space: FactorSpace, vocab: Vocabulary, num_concepts: int, examples_per_concept: int,
-                 seed: int = 0, named=(1, 2), domain: str | None = None,
+                 seed: int = 0, named: int | Sequence[int] = (1, 2), domain: str | None = None,
                  exclude: Sequence[Mapping[str, int]] = (), reachable: bool = True) -> SymbolData:
     """``num_concepts`` concepts (each naming ``named`` random factors), ``examples_per_concept``
     frames each: SCAN's few-examples-per-concept regime, seeded. ``exclude`` holds concepts back."""
@@ -256,7 +256,7 @@ def combine(a: Mapping[str, int], b: Mapping[str, int], operator: str) -> Concep
     return {f: v for f, v in a.items() if f not in b}
 
 
-def sample_recombinations(vocab: Vocabulary, n: int, rng: np.random.Generator, operator: str, named=(1, 2),
+def sample_recombinations(vocab: Vocabulary, n: int, rng: np.random.Generator, operator: str, named: int | Sequence[int] = (1, 2),
                           exclude: Sequence[Mapping[str, int]] = ()) -> list[tuple[Concept, Concept, Concept]]:
     """``n`` triples ``(a, b, result)`` with ``combine(a, b, operator) == result``, the result naming
     ``named`` factors and never one of ``exclude``; the operands are built around the result as in

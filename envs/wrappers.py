@@ -28,7 +28,7 @@ import zlib
 from collections import deque
 from functools import lru_cache
 from statistics import NormalDist
-from typing import Callable, Mapping, Sequence
+from typing import Any, Callable, Mapping, Sequence
 
 import cv2
 import gymnasium
@@ -68,19 +68,20 @@ def check_frame_size(shape: Sequence[int], what: str = "observations", multiple:
 def image_shape(space: gymnasium.Space, wrapper: str, channels: Sequence[int] | None = None) -> tuple[int, int, int]:
     """(H, W, C) of an image observation space, or an error naming ``wrapper`` and what would fix the input."""
     box = isinstance(space, spaces.Box)
-    if not (box and space.dtype == np.uint8 and len(space.shape) == 3):
-        if box and len(space.shape) == 3:
+    shape: tuple[int, ...] = space.shape if isinstance(space, spaces.Box) else ()
+    if not (box and space.dtype == np.uint8 and len(shape) == 3):
+        if box and len(shape) == 3:
             hint = (f"frames must be uint8 in [0, 255], got {space.dtype}; convert them first, e.g. with "
                     "gymnasium.wrappers.TransformObservation(env, lambda o: (o * 255).round().astype(np.uint8), "
                     "new_space)")
-        elif box and len(space.shape) == 2 and space.dtype == np.uint8:
-            hint = f"add a channel axis first: gymnasium.wrappers.ReshapeObservation(env, {(*space.shape, 1)})"
+        elif box and len(shape) == 2 and space.dtype == np.uint8:
+            hint = f"add a channel axis first: gymnasium.wrappers.ReshapeObservation(env, {(*shape, 1)})"
         else:
             hint = ("for an env whose observations are not images, make the env with render_mode='rgb_array' and "
                     "put the 'pixels' wrapper first, which observes render() frames instead, then 'resize' as needed")
         raise WrapperError(f"wrapper {wrapper!r} needs image observations, a uint8 Box of shape (H, W, C); "
                            f"got {space}: {hint}")
-    h, w, c = space.shape
+    h, w, c = shape
     if channels is not None and c not in channels:
         hint = " (put colour transforms before 'grayscale')" if c == 1 else ""
         raise WrapperError(f"wrapper {wrapper!r} needs frames with {' or '.join(map(str, channels))} channels, "
@@ -88,12 +89,17 @@ def image_shape(space: gymnasium.Space, wrapper: str, channels: Sequence[int] | 
     return h, w, c
 
 
-def _require(ok: bool, wrapper: str, param: str, message: str) -> None:
+def _require(ok: bool | np.bool_, wrapper: str, param: str, message: str) -> None:
     if not ok:
         raise WrapperError(f"wrapper {wrapper!r}: parameter {param!r} {message}")
 
 
-def _pair(value, wrapper: str, param: str) -> tuple[int, int]:
+def _scalar(value: object) -> bool:
+    """``np.isscalar`` as a plain bool (numpy's stubs make it a type guard for numpy scalars only)."""
+    return bool(np.isscalar(value))
+
+
+def _pair(value: Any, wrapper: str, param: str) -> tuple[int, int]:
     """An int or a [h, w] pair as (h, w), from Python or from a JSON/YAML config (lists)."""
     try:
         pair = (value, value) if isinstance(value, (int, np.integer)) else tuple(value)
@@ -104,7 +110,7 @@ def _pair(value, wrapper: str, param: str) -> tuple[int, int]:
     return int(pair[0]), int(pair[1])
 
 
-def _colour(value, channels: int, wrapper: str, param: str) -> np.ndarray:
+def _colour(value: Any, channels: int, wrapper: str, param: str) -> np.ndarray:
     colour = np.atleast_1d(np.asarray(value, dtype=np.float64))
     if colour.size == 1:
         colour = np.repeat(colour, channels)
@@ -113,7 +119,7 @@ def _colour(value, channels: int, wrapper: str, param: str) -> np.ndarray:
     return colour
 
 
-def _record(wrapper, args: dict) -> None:
+def _record(wrapper: gymnasium.utils.RecordConstructorArgs, args: dict) -> None:
     """Record constructor kwargs, so ``env.spec`` can rebuild the wrapped env (gymnasium's contract)."""
     gymnasium.utils.RecordConstructorArgs.__init__(
         wrapper, **{k: v for k, v in args.items() if k not in ("self", "env", "__class__")})
@@ -218,11 +224,11 @@ class Resize(gymnasium.ObservationWrapper, gymnasium.utils.RecordConstructorArgs
             top, left, bh, bw = box
             _require(top >= 0 and left >= 0 and bh > 0 and bw > 0 and top + bh <= h and left + bw <= w, "resize",
                      "crop", f"box {list(box)} does not fit inside the {h}×{w} frame")
-            self.box = tuple(int(v) for v in box)
+            self.box = (int(top), int(left), int(bh), int(bw))
         self.channels = c
         self.observation_space = spaces.Box(0, 255, (*self.size, c), dtype=np.uint8)
 
-    def observation(self, frame):
+    def observation(self, frame: np.ndarray) -> np.ndarray:
         top, left, bh, bw = self.box
         frame = frame[top:top + bh, left:left + bw]
         if frame.shape[:2] == self.size:
@@ -240,7 +246,7 @@ class Grayscale(gymnasium.ObservationWrapper, gymnasium.utils.RecordConstructorA
         h, w, _ = image_shape(env.observation_space, "grayscale", channels=(3,))
         self.observation_space = spaces.Box(0, 255, (h, w, 1), dtype=np.uint8)
 
-    def observation(self, frame):
+    def observation(self, frame: np.ndarray) -> np.ndarray:
         return cv2.cvtColor(frame, cv2.COLOR_RGB2GRAY)[..., None]
 
 
@@ -257,7 +263,7 @@ class FrameSkip(gymnasium.Wrapper, gymnasium.utils.RecordConstructorArgs):
                  f"must be an int >= 1, got {skip!r}")
         self.skip = int(skip)
 
-    def step(self, action):
+    def step(self, action: Any) -> tuple[Any, float, bool, bool, dict[str, Any]]:
         total = 0.0
         for _ in range(self.skip):
             obs, reward, terminated, truncated, info = self.env.step(action)
@@ -289,17 +295,18 @@ class FrameStack(gymnasium.ObservationWrapper, gymnasium.utils.RecordConstructor
         stack = (lambda a: np.concatenate([a] * self.k, axis=-1)) if channels else (lambda a: np.stack([a] * self.k))
         self.observation_space = spaces.Box(stack(space.low), stack(space.high), dtype=space.dtype)
 
-    def reset(self, *, seed=None, options=None):
+    def reset(self, *, seed: int | None = None,
+              options: dict[str, Any] | None = None) -> tuple[np.ndarray, dict[str, Any]]:
         obs, info = self.env.reset(seed=seed, options=options)
         self._frames.clear()
         self._frames.extend([obs] * self.k)
         return self._stacked(), info
 
-    def observation(self, obs):
+    def observation(self, obs: np.ndarray) -> np.ndarray:
         self._frames.append(obs)
         return self._stacked()
 
-    def _stacked(self):
+    def _stacked(self) -> np.ndarray:
         return np.concatenate(self._frames, axis=-1) if self.channels else np.stack(self._frames)
 
 
@@ -341,7 +348,8 @@ class ImageTransform(gymnasium.ObservationWrapper, gymnasium.utils.RecordConstru
         if self.random:
             self.new_episode(self.rng)
 
-    def reset(self, *, seed=None, options=None):
+    def reset(self, *, seed: int | None = None,
+              options: dict[str, Any] | None = None) -> tuple[np.ndarray, dict[str, Any]]:
         if self.random and not self.fixed:
             if seed is not None:
                 self.rng = np.random.default_rng([seed, self._salt, self.seed])
@@ -368,12 +376,12 @@ class HueRotate(ImageTransform):
     def __init__(self, env: gymnasium.Env, degrees: float = 90.0):
         _record(self, locals())
         super().__init__(env)
-        _require(np.isscalar(degrees) and np.isfinite(degrees), "hue_rotate", "degrees",
+        _require(_scalar(degrees) and np.isfinite(degrees), "hue_rotate", "degrees",
                  f"must be a finite number, got {degrees!r}")
         self.degrees = float(degrees)
         self.matrix = hue_rotation_matrix(self.degrees)
 
-    def observation(self, frame):
+    def observation(self, frame: np.ndarray) -> np.ndarray:
         return _affine(frame, self.matrix)
 
 
@@ -392,20 +400,20 @@ class ColourJitter(ImageTransform):
         _record(self, locals())
         for param, value, top in (("brightness", brightness, 1), ("contrast", contrast, 1),
                                   ("saturation", saturation, np.inf), ("hue", hue, 180)):
-            _require(np.isscalar(value) and 0 <= value <= top, "colour_jitter", param,
+            _require(_scalar(value) and 0 <= value <= top, "colour_jitter", param,
                      f"must be a number in [0, {top}], got {value!r}")
         self.ranges = dict(brightness=brightness, contrast=contrast, saturation=saturation, hue=hue)
         _require(not (per_step and fixed), "colour_jitter", "per_step", "cannot be combined with fixed=True")
         self.per_step = bool(per_step)
         super().__init__(env, seed=seed, fixed=fixed)
 
-    def new_episode(self, rng):
+    def new_episode(self, rng: np.random.Generator) -> None:
         r = self.ranges
         b, c, s = (1 + rng.uniform(-r[k], r[k]) for k in ("brightness", "contrast", "saturation"))
         self.contrast = c
         self.matrix = b * saturation_matrix(s) @ hue_rotation_matrix(rng.uniform(-r["hue"], r["hue"]))
 
-    def observation(self, frame):
+    def observation(self, frame: np.ndarray) -> np.ndarray:
         if self.per_step:
             self.new_episode(self.rng)
         mean_luma = LUMA @ self.matrix @ np.array(cv2.mean(frame)[:3])
@@ -421,18 +429,18 @@ class Brightness(ImageTransform):
     def __init__(self, env: gymnasium.Env, gain: float = 1.0, bias: float = 0.0, jitter: float = 0.0,
                  fixed: bool = False, seed: int = 0):
         _record(self, locals())
-        _require(np.isscalar(gain) and gain >= 0, "brightness", "gain", f"must be a number >= 0, got {gain!r}")
-        _require(np.isscalar(bias) and -255 <= bias <= 255, "brightness", "bias",
+        _require(_scalar(gain) and gain >= 0, "brightness", "gain", f"must be a number >= 0, got {gain!r}")
+        _require(_scalar(bias) and -255 <= bias <= 255, "brightness", "bias",
                  f"must be a number in [-255, 255], got {bias!r}")
-        _require(np.isscalar(jitter) and 0 <= jitter <= gain, "brightness", "jitter",
+        _require(_scalar(jitter) and 0 <= jitter <= gain, "brightness", "jitter",
                  f"must be a number in [0, gain={gain}], got {jitter!r}")
         self.base_gain, self.bias, self.jitter, self.gain = float(gain), float(bias), float(jitter), float(gain)
         super().__init__(env, seed=seed, fixed=fixed)
 
-    def new_episode(self, rng):
+    def new_episode(self, rng: np.random.Generator) -> None:
         self.gain = self.base_gain + (rng.uniform(-self.jitter, self.jitter) if self.jitter else 0.0)
 
-    def observation(self, frame):
+    def observation(self, frame: np.ndarray) -> np.ndarray:
         return _hwc(cv2.addWeighted(frame, self.gain, frame, 0.0, self.bias), self.channels)
 
 
@@ -447,21 +455,21 @@ class Lighting(ImageTransform):
     def __init__(self, env: gymnasium.Env, strength: float = 0.5, angle: float | None = None,
                  fixed: bool = False, seed: int = 0):
         _record(self, locals())
-        _require(np.isscalar(strength) and 0 <= strength <= 1, "lighting", "strength",
+        _require(_scalar(strength) and 0 <= strength <= 1, "lighting", "strength",
                  f"must be a number in [0, 1], got {strength!r}")
-        _require(angle is None or (np.isscalar(angle) and np.isfinite(angle)), "lighting", "angle",
+        _require(angle is None or (_scalar(angle) and np.isfinite(angle)), "lighting", "angle",
                  f"must be None (random) or a number of degrees, got {angle!r}")
         self.strength, self.angle = float(strength), angle
         super().__init__(env, seed=seed, fixed=fixed or angle is not None)
 
-    def new_episode(self, rng):
+    def new_episode(self, rng: np.random.Generator) -> None:
         t = np.deg2rad(self.angle if self.angle is not None else rng.uniform(0, 360))
         u = ((np.arange(self.width) + 0.5) / self.width * 2 - 1)[None, :]     # -1 left .. 1 right
         v = (1 - (np.arange(self.height) + 0.5) / self.height * 2)[:, None]   # 1 top .. -1 bottom
         gain = 1 + self.strength * (np.cos(t) * u + np.sin(t) * v)
         self._gain = np.ascontiguousarray(np.repeat(gain[..., None], self.channels, axis=2), dtype=np.float32)
 
-    def observation(self, frame):
+    def observation(self, frame: np.ndarray) -> np.ndarray:
         return _hwc(cv2.multiply(frame, self._gain, dtype=cv2.CV_8U), self.channels)
 
 
@@ -486,8 +494,8 @@ class Background(ImageTransform):
         _record(self, locals())
         _require(texture in (*TEXTURES, "random"), "background", "texture",
                  f"must be one of {[*TEXTURES, 'random']}, got {texture!r}")
-        _require(np.isscalar(alpha) and 0 < alpha <= 1, "background", "alpha", f"must be in (0, 1], got {alpha!r}")
-        _require(np.isscalar(tolerance) and 0 <= tolerance <= 255, "background", "tolerance",
+        _require(_scalar(alpha) and 0 < alpha <= 1, "background", "alpha", f"must be in (0, 1], got {alpha!r}")
+        _require(_scalar(tolerance) and 0 <= tolerance <= 255, "background", "tolerance",
                  f"must be in [0, 255], got {tolerance!r}")
         _require(colour is None or mask is None, "background", "mask", "and 'colour' are alternatives; give one")
         _require(colour is not None or mask is not None or alpha < 1, "background", "alpha",
@@ -503,11 +511,11 @@ class Background(ImageTransform):
             self._low = tuple(np.clip(key - tolerance, 0, 255).tolist())
             self._high = tuple(np.clip(key + tolerance, 0, 255).tolist())
 
-    def new_episode(self, rng):
+    def new_episode(self, rng: np.random.Generator) -> None:
         kind = TEXTURES[rng.integers(len(TEXTURES))] if self.texture == "random" else self.texture
         self._tex = make_texture(kind, self.height, self.width, self.channels, rng)
 
-    def observation(self, frame):
+    def observation(self, frame: np.ndarray) -> np.ndarray:
         tex = self._tex
         if self.alpha < 1:
             tex = _hwc(cv2.addWeighted(frame, 1 - self.alpha, tex, self.alpha, 0), self.channels)
@@ -533,11 +541,11 @@ class Blur(ImageTransform):
 
     def __init__(self, env: gymnasium.Env, sigma: float = 1.0):
         _record(self, locals())
-        _require(np.isscalar(sigma) and 0 <= sigma <= 50, "blur", "sigma", f"must be a number in [0, 50], got {sigma!r}")
+        _require(_scalar(sigma) and 0 <= sigma <= 50, "blur", "sigma", f"must be a number in [0, 50], got {sigma!r}")
         self.sigma = float(sigma)
         super().__init__(env)
 
-    def observation(self, frame):
+    def observation(self, frame: np.ndarray) -> np.ndarray:
         if self.sigma == 0:
             return frame
         return _hwc(cv2.GaussianBlur(frame, (0, 0), sigmaX=self.sigma, borderType=cv2.BORDER_REFLECT_101),
@@ -566,14 +574,14 @@ class SensorNoise(ImageTransform):
 
     def __init__(self, env: gymnasium.Env, std: float = 8.0, salt_pepper: float = 0.0, seed: int = 0):
         _record(self, locals())
-        _require(np.isscalar(std) and 0 <= std <= 255, "sensor_noise", "std", f"must be in [0, 255], got {std!r}")
-        _require(np.isscalar(salt_pepper) and 0 <= salt_pepper <= 1, "sensor_noise", "salt_pepper",
+        _require(_scalar(std) and 0 <= std <= 255, "sensor_noise", "std", f"must be in [0, 255], got {std!r}")
+        _require(_scalar(salt_pepper) and 0 <= salt_pepper <= 1, "sensor_noise", "salt_pepper",
                  f"must be a probability in [0, 1], got {salt_pepper!r}")
         self.std, self.salt_pepper = float(std), float(salt_pepper)
         self._table = _normal_quantiles() * np.float32(std)
         super().__init__(env, seed=seed)
 
-    def observation(self, frame):
+    def observation(self, frame: np.ndarray) -> np.ndarray:
         out = frame
         if self.std:
             index = self.rng.integers(0, 65536, frame.shape, dtype=np.uint16)
@@ -601,7 +609,7 @@ def known_wrappers() -> dict[str, str]:
     return {name: description for name, (_, description) in _WRAPPERS.items()}
 
 
-def _entry(entry) -> tuple[str, dict]:
+def _entry(entry: str | Mapping[str, Any]) -> tuple[str, dict]:
     """A spec entry, ``"name"`` or ``{"name": ..., **kwargs}``, as (registered name, kwargs), checked."""
     if isinstance(entry, str):
         name, kwargs = entry, {}
