@@ -256,7 +256,8 @@ def combine(a: Mapping[str, int], b: Mapping[str, int], operator: str) -> Concep
     return {f: v for f, v in a.items() if f not in b}
 
 
-def sample_recombinations(vocab: Vocabulary, n: int, rng: np.random.Generator, operator: str, named: int | Sequence[int] = (1, 2),
+def sample_recombinations(vocab: Vocabulary, n: int, rng: np.random.Generator, operator: str,
+                          named: int | Sequence[int] = (1, 2),
                           exclude: Sequence[Mapping[str, int]] = ()) -> list[tuple[Concept, Concept, Concept]]:
     """``n`` triples ``(a, b, result)`` with ``combine(a, b, operator) == result``, the result naming
     ``named`` factors and never one of ``exclude``; the operands are built around the result as in

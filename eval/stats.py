@@ -26,7 +26,7 @@ def iqm(values: np.ndarray, axis: int = -1) -> np.ndarray | float:
     return float(middle) if np.ndim(middle) == 0 else middle
 
 
-def stratified_bootstrap_ci(strata: Sequence[np.ndarray], statistic: Callable[..., np.ndarray] = iqm,
+def stratified_bootstrap_ci(strata: Sequence[np.ndarray], statistic: Callable[..., np.ndarray | float] = iqm,
                             confidence: float = 0.95, n_boot: int = 2000,
                             rng: np.random.Generator | None = None) -> tuple[float, float]:
     """Percentile confidence interval of ``statistic`` over the pooled strata, resampling within each.
@@ -48,8 +48,8 @@ def stratified_bootstrap_ci(strata: Sequence[np.ndarray], statistic: Callable[..
 
 def rank_correlation(x: Sequence[float], y: Sequence[float]) -> tuple[float, float]:
     """Spearman's rank correlation and its two-sided p-value (e.g. disentanglement vs transfer)."""
-    x, y = np.asarray(x, dtype=np.float64), np.asarray(y, dtype=np.float64)
-    if x.shape != y.shape or x.size < 3:
-        raise ValueError(f"need two equally long sequences of at least 3 values, got {x.size} and {y.size}")
-    result = stats.spearmanr(x, y)
+    xs, ys = np.asarray(x, dtype=np.float64), np.asarray(y, dtype=np.float64)
+    if xs.shape != ys.shape or xs.size < 3:
+        raise ValueError(f"need two equally long sequences of at least 3 values, got {xs.size} and {ys.size}")
+    result = stats.spearmanr(xs, ys)
     return float(result.statistic), float(result.pvalue)

@@ -14,23 +14,27 @@ import json
 import os
 from collections import defaultdict
 from pathlib import Path
-from typing import Iterable, Protocol, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Protocol, Sequence
 
 import numpy as np
 
 from artifacts import write_text_atomic
 from eval.stats import iqm, stratified_bootstrap_ci
 
+if TYPE_CHECKING:
+    from stable_baselines3.common.vec_env import VecEnv
+
 FIELDS = ("variant", "seed", "domain", "episode", "return")
 
 
 class Policy(Protocol):
-    def make_env(self, domain: str, n_envs: int = 1, seed: int = 0): ...
-    def check_env(self, venv) -> None: ...
+    def make_env(self, domain: str, n_envs: int = 1, seed: int = 0) -> VecEnv: ...
+    def check_env(self, venv: VecEnv) -> None: ...
     def predict(self, observations: np.ndarray, deterministic: bool = True) -> np.ndarray: ...
 
 
-def run_episodes(venv, predict, episodes: int, deterministic: bool = True) -> list[float]:
+def run_episodes(venv: VecEnv, predict: Callable[[Any, bool], np.ndarray], episodes: int,
+                 deterministic: bool = True) -> list[float]:
     """Returns of ``episodes`` complete episodes, each env running its fair share (as SB3's
     ``evaluate_policy`` does, so short episodes do not crowd out long ones)."""
     n = venv.num_envs
@@ -77,7 +81,7 @@ def summarize(rows: Iterable[dict], n_boot: int = 2000, baseline: str = "source"
     grouped: dict[tuple[str, str], dict[int, list[float]]] = defaultdict(lambda: defaultdict(list))
     for row in rows:
         grouped[(row["variant"], row["domain"])][row["seed"]].append(row["return"])
-    summary = []
+    summary: list[dict[str, Any]] = []
     for (variant, domain), by_seed in grouped.items():
         seed_means = np.array([np.mean(v) for v in by_seed.values()])
         strata = [np.array(v) for v in by_seed.values()]

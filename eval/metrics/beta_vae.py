@@ -12,16 +12,22 @@ Within a ``domain``, the second batch's other factors are redrawn until each pai
 from __future__ import annotations
 
 import warnings
+from typing import TYPE_CHECKING, Callable
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from eval.metrics import utils
 from eval.metrics.registry import register
 
+if TYPE_CHECKING:
+    from envs.factors import FactorSpace
+
 _BLOCK = 64  # training points encoded together: 2 x 64 x batch_size frames per block
 
 
-def _generate_points(space, encode, batch_size: int, num_points: int, random_state, domain: str,
+def _generate_points(space: FactorSpace, encode: Callable[[np.ndarray], np.ndarray], batch_size: int, num_points: int,
+                     random_state: np.random.RandomState, domain: str,
                      encode_batch_size: int) -> tuple[np.ndarray, np.ndarray]:
     """``(features[num_points, D], labels[num_points])`` in the reference's draw order.
 
@@ -48,10 +54,13 @@ def _generate_points(space, encode, batch_size: int, num_points: int, random_sta
         if features is None:
             features = np.zeros((num_points, diff.shape[2]))
         features[start:start + count] = diff.mean(axis=1)
+    if features is None:
+        raise ValueError(f"num_points must be positive, got {num_points}")
     return features, labels
 
 
-def beta_vae_from_features(train_features, train_labels, eval_features, eval_labels, *, random_state=0) -> dict:
+def beta_vae_from_features(train_features: ArrayLike, train_labels: ArrayLike, eval_features: ArrayLike,
+                           eval_labels: ArrayLike, *, random_state: int | np.random.RandomState | None = 0) -> dict:
     """Accuracies of the reference's classifier on precomputed difference vectors and factor labels."""
     from sklearn import linear_model
     from sklearn.exceptions import ConvergenceWarning
@@ -79,7 +88,8 @@ def beta_vae_from_features(train_features, train_labels, eval_features, eval_lab
           description="accuracy of a linear classifier naming which factor was held fixed, from mean "
                       "absolute code differences of paired batches",
           core=beta_vae_from_features)
-def beta_vae(space, encoder, rng_or_seed=0, *, batch_size: int = 64, num_train: int = 10000, num_eval: int = 5000,
+def beta_vae(space: utils.SpaceLike, encoder: utils.EncoderLike, rng_or_seed: utils.RngOrSeed = 0, *,
+             batch_size: int = 64, num_train: int = 10000, num_eval: int = 5000,
              domain: str | None = None, encode_batch_size: int = utils.DEFAULT_ENCODE_BATCH) -> dict:
     space = utils.resolve_space(space)
     random_state = utils.as_random_state(rng_or_seed)

@@ -26,6 +26,7 @@ identically) the split order, hence the importance, depends on the seed, so only
 from __future__ import annotations
 
 import numpy as np
+from numpy.typing import ArrayLike
 import scipy.stats
 
 from eval.metrics import utils
@@ -49,8 +50,10 @@ def _make_estimator(importance: str, seed: int, forest_trees: int, forest_min_sa
                                            min_samples_leaf=forest_min_samples_leaf, random_state=seed, n_jobs=1)
 
 
-def compute_importance(codes_train, factors_train, codes_test, factors_test, *, importance: str = "gbt",
-                       seed: int = 0, forest_trees: int = 10, forest_min_samples_leaf: int = 30):
+def compute_importance(codes_train: np.ndarray, factors_train: np.ndarray, codes_test: np.ndarray,
+                       factors_test: np.ndarray, *, importance: str = "gbt",
+                       seed: int = 0, forest_trees: int = 10,
+                       forest_min_samples_leaf: int = 30) -> tuple[np.ndarray, float, float]:
     """``(importance[D, K], train accuracy, test accuracy)``: one classifier per factor."""
     num_codes, num_factors = codes_train.shape[1], factors_train.shape[1]
     matrix = np.zeros((num_codes, num_factors), dtype=np.float64)
@@ -91,7 +94,7 @@ def completeness(importance_matrix: np.ndarray) -> float:
     return disentanglement(importance_matrix.T)
 
 
-def dci_from_importance(importance_matrix) -> dict:
+def dci_from_importance(importance_matrix: ArrayLike) -> dict:
     """Disentanglement and completeness of a given ``[codes, factors]`` importance matrix."""
     matrix = np.abs(np.asarray(importance_matrix, dtype=np.float64))
     if matrix.ndim != 2:
@@ -99,7 +102,8 @@ def dci_from_importance(importance_matrix) -> dict:
     return {"disentanglement": disentanglement(matrix), "completeness": completeness(matrix)}
 
 
-def dci_from_codes(codes_train, factors_train, codes_test, factors_test, *, importance: str = "gbt",
+def dci_from_codes(codes_train: ArrayLike, factors_train: ArrayLike, codes_test: ArrayLike, factors_test: ArrayLike,
+                   *, importance: str = "gbt",
                    seed: int = 0, forest_trees: int = 10, forest_min_samples_leaf: int = 30) -> dict:
     """DCI of precomputed train/test ``(codes, factors)`` (dlib's ``_compute_dci``, transposed)."""
     check_importance(importance)
@@ -117,7 +121,8 @@ def dci_from_codes(codes_train, factors_train, codes_test, factors_test, *, impo
           description="per-factor classifiers' feature importances: does each code explain one factor "
                       "(disentanglement), each factor one code (completeness); accuracy (informativeness)",
           core=dci_from_codes)
-def dci(space, encoder, rng_or_seed=0, *, num_train: int = 10000, num_test: int = 5000, batch_size: int = 16,
+def dci(space: utils.SpaceLike, encoder: utils.EncoderLike, rng_or_seed: utils.RngOrSeed = 0, *,
+        num_train: int = 10000, num_test: int = 5000, batch_size: int = 16,
         importance: str = "gbt", forest_trees: int = 10, forest_min_samples_leaf: int = 30,
         domain: str | None = None,
         encode_batch_size: int = utils.DEFAULT_ENCODE_BATCH) -> dict:

@@ -15,10 +15,16 @@ redrawn until each point is inside it.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
+from numpy.typing import ArrayLike
 
 from eval.metrics import utils
 from eval.metrics.registry import register
+
+if TYPE_CHECKING:
+    from envs.factors import FactorSpace
 
 _BLOCK = 256  # votes whose frames are encoded together
 
@@ -39,7 +45,7 @@ def votes_from_batches(batch_codes: np.ndarray, labels: np.ndarray, global_varia
     return votes
 
 
-def factor_vae_from_votes(train_votes, eval_votes) -> dict:
+def factor_vae_from_votes(train_votes: ArrayLike, eval_votes: ArrayLike) -> dict:
     """Majority-vote classifier's train / eval accuracy from ``votes[factor, code]`` matrices."""
     train_votes, eval_votes = np.asarray(train_votes), np.asarray(eval_votes)
     if train_votes.shape != eval_votes.shape or train_votes.ndim != 2:
@@ -51,7 +57,8 @@ def factor_vae_from_votes(train_votes, eval_votes) -> dict:
             "eval_accuracy": float(np.sum(eval_votes[classifier, other]) / np.sum(eval_votes))}
 
 
-def _votes(space, encode, batch_size, num_points, random_state, domain, global_variances, active_dims,
+def _votes(space: FactorSpace, encode, batch_size, num_points, random_state: np.random.RandomState, domain,
+           global_variances, active_dims,
            encode_batch_size) -> np.ndarray:
     columns = utils.scored_factors(space)
     votes = np.zeros((len(columns), len(global_variances)), dtype=np.int64)
@@ -71,13 +78,14 @@ def _votes(space, encode, batch_size, num_points, random_state, domain, global_v
     return votes
 
 
-def _fix(space, factors, random_state, domain, column):
+def _fix(space: FactorSpace, factors: np.ndarray, random_state: np.random.RandomState, domain: str,
+         column: int) -> np.ndarray:
     """Set ``column`` to its first row's value (the reference's step), then redraw rows outside ``domain``."""
     factors[:, column] = factors[0, column]
     if domain == "all":
         return factors
     member = space.domain(domain)
-    bad = ~member.contains(factors)
+    bad = ~np.asarray(member.contains(factors))
     if bad.any():
         factors[bad] = utils.sample_with_fixed(space, int(bad.sum()), random_state, domain, column,
                                                factors[0, column])
@@ -88,7 +96,8 @@ def _fix(space, factors, random_state, domain, column):
           description="accuracy of a majority vote naming the fixed factor from the code of least "
                       "normalised variance in fixed-factor batches",
           core=factor_vae_from_votes)
-def factor_vae(space, encoder, rng_or_seed=0, *, batch_size: int = 64, num_train: int = 10000,
+def factor_vae(space: utils.SpaceLike, encoder: utils.EncoderLike, rng_or_seed: utils.RngOrSeed = 0, *,
+               batch_size: int = 64, num_train: int = 10000,
                num_eval: int = 5000, num_variance_estimate: int = 10000, prune_threshold: float = 0.05,
                domain: str | None = None, encode_batch_size: int = utils.DEFAULT_ENCODE_BATCH) -> dict:
     if batch_size < 2 or num_variance_estimate < 2:

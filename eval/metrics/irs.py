@@ -16,6 +16,7 @@ largest deviation) was negligible, so the score is the same up to that; only the
 from __future__ import annotations
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from eval.metrics import utils
 from eval.metrics.registry import register
@@ -44,7 +45,7 @@ def scalable_disentanglement_score(gen_factors: np.ndarray, latents: np.ndarray,
             "IRS_matrix": irs_matrix, "max_deviations": max_deviations}
 
 
-def irs_from_codes(codes, factors, *, diff_quantile: float = 0.99, num_bins: int = 20) -> dict:
+def irs_from_codes(codes: ArrayLike, factors: ArrayLike, *, diff_quantile: float = 0.99, num_bins: int = 20) -> dict:
     """IRS of precomputed ``codes[n, D]``, ``factors[n, K]`` (dlib's ``compute_irs`` after sampling)."""
     if not 0.0 < diff_quantile <= 1.0:
         raise ValueError(f"diff_quantile must be in (0, 1], got {diff_quantile}")
@@ -61,7 +62,8 @@ def irs_from_codes(codes, factors, *, diff_quantile: float = 0.99, num_bins: int
                        "Representations for Interventional Robustness",
           description="how little each code moves when factors other than its own are changed",
           core=irs_from_codes)
-def irs(space, encoder, rng_or_seed=0, *, num_train: int = 10000, batch_size: int = 16,
+def irs(space: utils.SpaceLike, encoder: utils.EncoderLike, rng_or_seed: utils.RngOrSeed = 0, *,
+        num_train: int = 10000, batch_size: int = 16,
         diff_quantile: float = 0.99, num_bins: int = 20, domain: str | None = None,
         encode_batch_size: int = utils.DEFAULT_ENCODE_BATCH) -> dict:
     codes, factors = utils.sample_codes(space, encoder, rng_or_seed, num_train, batch_size, domain, encode_batch_size)

@@ -8,12 +8,13 @@ over the scored sample, and the mutual information is the plug-in estimate on th
 from __future__ import annotations
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from eval.metrics import utils
 from eval.metrics.registry import register
 
 
-def mig_from_codes(codes, factors, *, num_bins: int = 20) -> dict:
+def mig_from_codes(codes: ArrayLike, factors: ArrayLike, *, num_bins: int = 20) -> dict:
     """MIG of precomputed ``codes[n, D]`` and ``factors[n, K]`` (dlib's ``_compute_mig``, transposed).
 
     With a single code the runner-up information is taken as 0, so MIG is that code's normalised
@@ -30,7 +31,8 @@ def mig_from_codes(codes, factors, *, num_bins: int = 20) -> dict:
 @register("mig", paper="Chen et al. 2018, Isolating Sources of Disentanglement in VAEs",
           description="per factor, gap in mutual information between its two most informative codes, "
                       "over the factor entropy", core=mig_from_codes)
-def mig(space, encoder, rng_or_seed=0, *, num_train: int = 10000, batch_size: int = 16, num_bins: int = 20,
+def mig(space: utils.SpaceLike, encoder: utils.EncoderLike, rng_or_seed: utils.RngOrSeed = 0, *,
+        num_train: int = 10000, batch_size: int = 16, num_bins: int = 20,
         domain: str | None = None, encode_batch_size: int = utils.DEFAULT_ENCODE_BATCH) -> dict:
     codes, factors = utils.sample_codes(space, encoder, rng_or_seed, num_train, batch_size, domain, encode_batch_size)
     return mig_from_codes(codes, factors, num_bins=num_bins)

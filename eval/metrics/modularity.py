@@ -22,6 +22,7 @@ from __future__ import annotations
 import warnings
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from eval.metrics import utils
 from eval.metrics.registry import register
@@ -41,7 +42,8 @@ def modularity(mutual_information: np.ndarray) -> tuple[float, int]:
     return float(np.mean(1. - delta)), int(informative.sum())
 
 
-def explicitness_per_factor(codes_train, y_train, codes_test, y_test) -> tuple[float, float]:
+def explicitness_per_factor(codes_train: np.ndarray, y_train: np.ndarray, codes_test: np.ndarray,
+                            y_test: np.ndarray) -> tuple[float, float]:
     """Train / test macro ROC-AUC (one-vs-rest) of a default logistic regression on all codes."""
     from sklearn.exceptions import ConvergenceWarning
     from sklearn.linear_model import LogisticRegression
@@ -63,7 +65,8 @@ def explicitness_per_factor(codes_train, y_train, codes_test, y_test) -> tuple[f
     return auc(codes_train, y_train), auc(codes_test, y_test)
 
 
-def modularity_explicitness_from_codes(codes_train, factors_train, codes_test, factors_test, *,
+def modularity_explicitness_from_codes(codes_train: ArrayLike, factors_train: ArrayLike, codes_test: ArrayLike,
+                                       factors_test: ArrayLike, *,
                                        num_bins: int = 20) -> dict:
     """Both scores for precomputed train/test ``(codes, factors)`` (dlib's inner computation, transposed)."""
     codes_train, factors_train, codes_test, factors_test = utils.check_train_test(
@@ -85,7 +88,8 @@ def modularity_explicitness_from_codes(codes_train, factors_train, codes_test, f
           description="modularity: each code informs about at most one factor; explicitness: ROC-AUC of a "
                       "linear classifier predicting each factor from all codes",
           core=modularity_explicitness_from_codes)
-def modularity_explicitness(space, encoder, rng_or_seed=0, *, num_train: int = 10000, num_test: int = 5000,
+def modularity_explicitness(space: utils.SpaceLike, encoder: utils.EncoderLike, rng_or_seed: utils.RngOrSeed = 0, *,
+                            num_train: int = 10000, num_test: int = 5000,
                             batch_size: int = 16, num_bins: int = 20, domain: str | None = None,
                             encode_batch_size: int = utils.DEFAULT_ENCODE_BATCH) -> dict:
     train, test, _ = utils.train_test_codes(space, encoder, rng_or_seed, num_train, num_test, batch_size,

@@ -18,14 +18,18 @@ Views are left out of the means, which stay comparable across spaces with and wi
 
 from __future__ import annotations
 
+from typing import Sequence
+
 import numpy as np
+from numpy.typing import ArrayLike
 
 from eval.metrics import utils
 from eval.metrics.registry import register
 
 
-def probe_from_codes(codes_train, factors_train, codes_test, factors_test, shifted: dict | None = None, *,
-                     names=None, seed: int = 0, trees: int = 10, min_samples_leaf: int = 10,
+def probe_from_codes(codes_train: ArrayLike, factors_train: ArrayLike, codes_test: ArrayLike, factors_test: ArrayLike,
+                     shifted: dict | None = None, *,
+                     names: Sequence[str] | None = None, seed: int = 0, trees: int = 10, min_samples_leaf: int = 10,
                      num_averaged: int | None = None) -> dict:
     """Per-factor random-forest accuracy on a same-domain test set and on each ``shifted`` set.
 
@@ -64,8 +68,9 @@ def probe_from_codes(codes_train, factors_train, codes_test, factors_test, shift
                       "domain and of shifted domains: which factors the vision encodes, and whether that "
                       "reading survives the shift",
           core=probe_from_codes)
-def probe(space, encoder, rng_or_seed=0, *, num_train: int = 5000, num_test: int = 2000, batch_size: int = 16,
-          domain: str | None = None, transfer_domains: tuple | None = None, trees: int = 10,
+def probe(space: utils.SpaceLike, encoder: utils.EncoderLike, rng_or_seed: utils.RngOrSeed = 0, *,
+          num_train: int = 5000, num_test: int = 2000, batch_size: int = 16,
+          domain: str | None = None, transfer_domains: Sequence[str] | None = None, trees: int = 10,
           min_samples_leaf: int = 10, encode_batch_size: int = utils.DEFAULT_ENCODE_BATCH) -> dict:
     space = utils.resolve_space(space)
     if transfer_domains is None:  # every other domain the space defines

@@ -9,9 +9,13 @@ from __future__ import annotations
 
 import inspect
 from dataclasses import dataclass, field
-from typing import Callable, Iterable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Mapping, Sequence, TypeVar
+
+if TYPE_CHECKING:
+    from eval.metrics.utils import EncoderLike, RngOrSeed, SpaceLike
 
 _REGISTRY: dict[str, "Metric"] = {}
+_Fn = TypeVar("_Fn", bound=Callable[..., dict])
 
 
 @dataclass(frozen=True)
@@ -32,7 +36,8 @@ class Metric:
         params = inspect.signature(self.fn).parameters.values()
         return {p.name: p.default for p in params if p.kind is inspect.Parameter.KEYWORD_ONLY}
 
-    def __call__(self, space, encoder, rng_or_seed=0, **settings) -> dict:
+    def __call__(self, space: SpaceLike, encoder: EncoderLike | Sequence[EncoderLike], rng_or_seed: RngOrSeed = 0,
+                 **settings: Any) -> dict:
         unknown = sorted(set(settings) - set(self.defaults))
         if unknown:
             raise TypeError(f"metric {self.name!r} has no setting(s) {unknown}; its settings are "
@@ -42,10 +47,10 @@ class Metric:
 
 
 def register(name: str, *, paper: str, description: str, core: Callable | None = None,
-             multi_encoder: bool = False) -> Callable:
+             multi_encoder: bool = False) -> Callable[[_Fn], _Fn]:
     """Decorator registering ``fn(space, encoder, rng_or_seed, *, **settings)`` under ``name``."""
 
-    def wrap(fn):
+    def wrap(fn: _Fn) -> _Fn:
         if name in _REGISTRY and _REGISTRY[name].fn is not fn:
             raise ValueError(f"metric {name!r} is already registered")
         _REGISTRY[name] = Metric(name, fn, paper, description, core, multi_encoder)
@@ -67,7 +72,7 @@ def get(name: str) -> Metric:
         raise KeyError(f"unknown metric {name!r}; known metrics: {', '.join(names())}") from None
 
 
-def settings_per_metric(selected: Sequence[str], overrides: Mapping[str, object]) -> dict[str, dict]:
+def settings_per_metric(selected: Sequence[str], overrides: Mapping[str, Any]) -> dict[str, dict]:
     """Per-metric settings from ``overrides``: ``mig={...}`` targets one metric, ``num_train=...``
     every selected metric that takes it; a metric's own entry wins over a shared one. The one place
     settings are checked (the CLI, the run config and :func:`evaluate` all come here), so a typo
@@ -94,8 +99,8 @@ def settings_per_metric(selected: Sequence[str], overrides: Mapping[str, object]
     return per_metric
 
 
-def evaluate(space, encoder, names: Iterable[str] | str | None = None, seed: int = 0,
-             domain: str | None = None, **overrides) -> dict[str, dict]:
+def evaluate(space: SpaceLike, encoder: EncoderLike, names: Iterable[str] | str | None = None, seed: int = 0,
+             domain: str | None = None, **overrides: Any) -> dict[str, dict]:
     """Run several metrics on one representation: ``{metric name: {score name: value}}``.
 
     ``names`` defaults to every single-model metric. Each metric gets its own
@@ -124,7 +129,8 @@ def evaluate(space, encoder, names: Iterable[str] | str | None = None, seed: int
     return results
 
 
-def score_models(space, encoders: Mapping[str, object], names: Sequence[str] | None = None, seed: int = 0,
+def score_models(space: SpaceLike, encoders: Mapping[str, EncoderLike], names: Sequence[str] | None = None,
+                 seed: int = 0,
                  domain: str | None = None, settings: Mapping | None = None,
                  log: Callable[[str], None] = lambda _msg: None) -> dict:
     """Every selected metric on each of several encoders (keyed by a label), and the multi-model

@@ -11,12 +11,14 @@ from __future__ import annotations
 import warnings
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from eval.metrics import utils
 from eval.metrics.registry import register
 
 
-def compute_score_matrix(codes, factors, codes_test, factors_test, continuous_factors: bool,
+def compute_score_matrix(codes: np.ndarray, factors: np.ndarray, codes_test: np.ndarray, factors_test: np.ndarray,
+                         continuous_factors: bool,
                          seed: int = 0) -> np.ndarray:
     """``[codes, factors]`` predictability matrix (dlib's ``compute_score_matrix``, transposed inputs)."""
     from sklearn import svm
@@ -48,7 +50,8 @@ def avg_diff_top_two(matrix: np.ndarray) -> float:
     return float(np.mean(ordered[-1] - second))
 
 
-def sap_from_codes(codes, factors, codes_test, factors_test, *, continuous_factors: bool = False,
+def sap_from_codes(codes: ArrayLike, factors: ArrayLike, codes_test: ArrayLike, factors_test: ArrayLike, *,
+                   continuous_factors: bool = False,
                    seed: int = 0) -> dict:
     """SAP of precomputed train/test ``(codes, factors)`` (dlib's ``_compute_sap``, transposed)."""
     codes, factors, codes_test, factors_test = utils.check_train_test(codes, factors, codes_test, factors_test)
@@ -60,7 +63,8 @@ def sap_from_codes(codes, factors, codes_test, factors_test, *, continuous_facto
                        "Unlabeled Observations (DIP-VAE)",
           description="per factor, gap in single-code prediction accuracy between the best and second-best code",
           core=sap_from_codes)
-def sap(space, encoder, rng_or_seed=0, *, num_train: int = 10000, num_test: int = 5000, batch_size: int = 16,
+def sap(space: utils.SpaceLike, encoder: utils.EncoderLike, rng_or_seed: utils.RngOrSeed = 0, *,
+        num_train: int = 10000, num_test: int = 5000, batch_size: int = 16,
         continuous_factors: bool = False, domain: str | None = None,
         encode_batch_size: int = utils.DEFAULT_ENCODE_BATCH) -> dict:
     train, test, random_state = utils.train_test_codes(space, encoder, rng_or_seed, num_train, num_test, batch_size,

@@ -16,7 +16,7 @@ criterion of Burda et al. 2016), reported as ``kl_source = "variance_of_means"``
 
 from __future__ import annotations
 
-from typing import Sequence
+from typing import Sequence, cast
 
 import numpy as np
 import scipy.stats
@@ -30,8 +30,11 @@ def relative_strength_disentanglement(corr_matrix: np.ndarray) -> float:
     if corr_matrix.size == 0:
         return 0.0
     with np.errstate(divide="ignore", invalid="ignore"):
-        score_x = np.nanmean(np.nan_to_num(np.power(np.max(corr_matrix, axis=0), 2) / np.sum(corr_matrix, axis=0), 0))
-        score_y = np.nanmean(np.nan_to_num(np.power(np.max(corr_matrix, axis=1), 2) / np.sum(corr_matrix, axis=1), 0))
+        # nan_to_num(x, 0) as in the reference: the 0 is ``copy``, so NaNs become 0 in place
+        score_x = np.nanmean(np.nan_to_num(np.power(np.max(corr_matrix, axis=0), 2) / np.sum(corr_matrix, axis=0),
+                                           copy=False))
+        score_y = np.nanmean(np.nan_to_num(np.power(np.max(corr_matrix, axis=1), 2) / np.sum(corr_matrix, axis=1),
+                                           copy=False))
     return float((score_x + score_y) / 2)
 
 
@@ -54,7 +57,8 @@ def spearman_correlation_conv(vec1: np.ndarray, vec2: np.ndarray) -> np.ndarray:
     return np.abs(corr)
 
 
-def lasso_correlation_matrix(vec1: np.ndarray, vec2: np.ndarray, random_state=None) -> np.ndarray:
+def lasso_correlation_matrix(vec1: np.ndarray, vec2: np.ndarray,
+                             random_state: int | np.random.RandomState | None = None) -> np.ndarray:
     """``|coef|`` of a Lasso (alpha 0.1) regressing every code of ``vec2`` on all codes of ``vec1``."""
     from sklearn import linear_model
     model = linear_model.Lasso(random_state=random_state, alpha=0.1)
@@ -64,7 +68,8 @@ def lasso_correlation_matrix(vec1: np.ndarray, vec2: np.ndarray, random_state=No
 
 def udr_from_codes(codes: Sequence[np.ndarray], kl: Sequence[np.ndarray], *, correlation_matrix: str = "lasso",
                    filter_low_kl: bool = True, kl_filter_threshold: float = 0.01,
-                   include_raw_correlations: bool = False, random_state=None) -> dict:
+                   include_raw_correlations: bool = False,
+                   random_state: int | np.random.RandomState | None = None) -> dict:
     """UDR from each model's codes ``[n, D]`` of the same frames and its mean KL per dimension ``[D]``."""
     if correlation_matrix not in ("lasso", "spearman"):
         raise ValueError(f"correlation_matrix must be 'lasso' or 'spearman', got {correlation_matrix!r}")
@@ -104,7 +109,7 @@ def udr_from_codes(codes: Sequence[np.ndarray], kl: Sequence[np.ndarray], *, cor
     return scores
 
 
-def encode_with_kl(encoder, frames: np.ndarray):
+def encode_with_kl(encoder: utils.EncoderLike, frames: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
     """``(means[n, D], per-point KL[n, D] or None)`` for one chunk of frames."""
     dist = getattr(encoder, "encode_distribution", None)
     means, logvars = dist(frames) if callable(dist) else (utils.as_encode_fn(encoder)(frames), None)
@@ -120,7 +125,8 @@ def encode_with_kl(encoder, frames: np.ndarray):
           description="unsupervised model selection: how consistently models trained with different seeds "
                       "encode the same frames, up to permutation and sign",
           core=udr_from_codes, multi_encoder=True)
-def udr(space, encoders, rng_or_seed=0, *, batch_size: int = 10, num_data_points: int = 1000,
+def udr(space: utils.SpaceLike, encoders: Sequence[utils.EncoderLike], rng_or_seed: utils.RngOrSeed = 0, *,
+        batch_size: int = 10, num_data_points: int = 1000,
         correlation_matrix: str = "lasso", filter_low_kl: bool = True, kl_filter_threshold: float = 0.01,
         include_raw_correlations: bool = False, domain: str | None = None,
         encode_batch_size: int = utils.DEFAULT_ENCODE_BATCH) -> dict:
@@ -152,7 +158,7 @@ def udr(space, encoders, rng_or_seed=0, *, batch_size: int = 10, num_data_points
         else:
             # The reference averages KL within each batch of batch_size, then over batches.
             sources.append("gaussian_kl")
-            point_kl = np.concatenate(kl_parts)
+            point_kl = np.concatenate(cast(list[np.ndarray], kl_parts))  # every chunk has KLs when the first has
             kl = point_kl.reshape(-1, batch_size, point_kl.shape[1]).mean(axis=1).mean(axis=0)
         codes.append(model_codes)
         kls.append(kl)

@@ -19,6 +19,7 @@ from __future__ import annotations
 import warnings
 
 import numpy as np
+from numpy.typing import ArrayLike
 import scipy.linalg
 
 from eval.metrics import utils
@@ -45,7 +46,7 @@ def gaussian_wasserstein_correlation(cov: np.ndarray) -> float:
     return float(np.real(2 * np.trace(cov) - 2 * np.trace(sqrtm)))
 
 
-def unsupervised_from_codes(codes, *, num_bins: int = 20) -> dict:
+def unsupervised_from_codes(codes: ArrayLike, *, num_bins: int = 20) -> dict:
     """All three scores of precomputed ``codes[n, D]``."""
     codes = utils.check_codes(codes)
     num_codes = codes.shape[1]
@@ -67,7 +68,8 @@ def unsupervised_from_codes(codes, *, num_bins: int = 20) -> dict:
           description="dependence between codes without labels: Gaussian total correlation, Gaussian "
                       "Wasserstein correlation, mean pairwise mutual information",
           core=unsupervised_from_codes)
-def unsupervised(space, encoder, rng_or_seed=0, *, num_train: int = 10000, batch_size: int = 16,
+def unsupervised(space: utils.SpaceLike, encoder: utils.EncoderLike, rng_or_seed: utils.RngOrSeed = 0, *,
+                 num_train: int = 10000, batch_size: int = 16,
                  num_bins: int = 20, domain: str | None = None,
                  encode_batch_size: int = utils.DEFAULT_ENCODE_BATCH) -> dict:
     codes, _ = utils.sample_codes(space, encoder, rng_or_seed, num_train, batch_size, domain, encode_batch_size)

@@ -14,15 +14,33 @@ transposes of disentanglement_lib's ``mus`` / ``ys``.
 from __future__ import annotations
 
 import numbers
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable, Protocol, SupportsFloat, Union, cast
 
 import numpy as np
+from numpy.typing import ArrayLike, DTypeLike
+
+if TYPE_CHECKING:
+    from envs.factors import FactorSpace
 
 DEFAULT_ENCODE_BATCH = 512
 
 
+class EncodesFrames(Protocol):
+    """An encoder object: ``encode(frames uint8[n, H, W, C]) -> codes[n, D]`` (an array or a tensor)."""
+
+    def encode(self, frames: np.ndarray) -> Any: ...
+
+
+#: What a metric takes as ``space``: a FactorSpace, or the name of a registered environment / dataset.
+SpaceLike = Union["FactorSpace", str]
+#: What a metric takes as ``encoder``: an object with ``encode``, or a callable ``frames -> codes``.
+EncoderLike = Union[EncodesFrames, Callable[[np.ndarray], Any]]
+#: What a metric takes as ``rng_or_seed`` (see :func:`as_random_state`).
+RngOrSeed = Union[int, np.integer, np.random.RandomState, np.random.Generator]
+
+
 # -- seeding ---------------------------------------------------------------------------------------
-def as_random_state(rng_or_seed: Any) -> np.random.RandomState:
+def as_random_state(rng_or_seed: RngOrSeed) -> np.random.RandomState:
     """A ``np.random.RandomState``: the reference's generator, so a seed reproduces its draws.
 
     An int seeds a fresh one; a RandomState is used as is (its draws continue); a ``Generator``
@@ -59,19 +77,20 @@ class LegacyGenerator:
     def __init__(self, random_state: np.random.RandomState):
         self.random_state = random_state
 
-    def integers(self, low, high=None, size=None, dtype=np.int64, endpoint=False):
+    def integers(self, low: int, high: int | None = None, size: int | tuple[int, ...] | None = None,
+                 dtype: DTypeLike = np.int64, endpoint: bool = False) -> np.ndarray:
         if high is None:
             low, high = 0, low
         if endpoint:
             high = high + 1
         return self.random_state.randint(low, high, size=size).astype(dtype, copy=False)
 
-    def __getattr__(self, name):
+    def __getattr__(self, name: str) -> Any:
         return getattr(self.random_state, name)
 
 
 # -- factor spaces ---------------------------------------------------------------------------------
-def scored_factors(space) -> list[int]:
+def scored_factors(space: FactorSpace) -> list[int]:
     """Columns of the factors the metrics score: those with more than one value.
 
     A single-valued factor carries no information (its entropy is 0, so MIG's normaliser is 0 and
@@ -85,7 +104,7 @@ def scored_factors(space) -> list[int]:
     return columns
 
 
-def resolve_space(space):
+def resolve_space(space: SpaceLike) -> FactorSpace:
     """A FactorSpace, or the registered environment / dataset of that name."""
     if isinstance(space, str):
         import envs  # noqa: F401  (registers environments and datasets)
@@ -98,7 +117,7 @@ def resolve_space(space):
     return space
 
 
-def check_domain(space, domain: str | None) -> str:
+def check_domain(space: FactorSpace, domain: str | None) -> str:
     """The domain name to sample from (``"all"`` when none is given); unknown names fail early."""
     if domain is None or domain == "all":
         return "all"
@@ -106,13 +125,15 @@ def check_domain(space, domain: str | None) -> str:
     return domain
 
 
-def sample_factors(space, num: int, random_state: np.random.RandomState, domain: str = "all") -> np.ndarray:
+def sample_factors(space: FactorSpace, num: int, random_state: np.random.RandomState,
+                   domain: str = "all") -> np.ndarray:
     """``num`` full factor vectors (all columns), in the reference's draw order for ``domain="all"``."""
-    return np.asarray(space.sample(num, LegacyGenerator(random_state), domain=domain), dtype=np.int64)
+    rng = cast(np.random.Generator, LegacyGenerator(random_state))  # Generator-shaped: what sample() calls
+    return np.asarray(space.sample(num, rng, domain=domain), dtype=np.int64)
 
 
-def sample_with_fixed(space, num: int, random_state: np.random.RandomState, domain: str,
-                      column: int, values) -> np.ndarray:
+def sample_with_fixed(space: FactorSpace, num: int, random_state: np.random.RandomState, domain: str,
+                      column: int, values: ArrayLike) -> np.ndarray:
     """``num`` factor vectors with ``column`` set to ``values``, the others uniform within ``domain``.
 
     Without a domain this is the reference's "sample, then overwrite the column". Inside a domain the
@@ -125,7 +146,7 @@ def sample_with_fixed(space, num: int, random_state: np.random.RandomState, doma
     if domain == "all":
         return out
     member = space.domain(domain)
-    bad = ~member.contains(out)
+    bad = ~np.asarray(member.contains(out))
     for _ in range(1000):
         if not bad.any():
             return out
@@ -138,7 +159,7 @@ def sample_with_fixed(space, num: int, random_state: np.random.RandomState, doma
 
 
 # -- encoders --------------------------------------------------------------------------------------
-def as_encode_fn(encoder) -> Callable[[np.ndarray], np.ndarray]:
+def as_encode_fn(encoder: EncoderLike) -> Callable[[np.ndarray], Any]:
     """``frames -> codes`` from an encoder object (``.encode``) or a plain callable."""
     fn = getattr(encoder, "encode", None)
     if callable(fn):
@@ -149,7 +170,7 @@ def as_encode_fn(encoder) -> Callable[[np.ndarray], np.ndarray]:
                     f"got {type(encoder).__name__}")
 
 
-def _check_encoded(codes, n: int) -> np.ndarray:
+def _check_encoded(codes: Any, n: int) -> np.ndarray:
     if hasattr(codes, "detach"):  # a torch tensor slipped through: accept it, on the CPU
         codes = codes.detach().cpu().numpy()
     codes = np.asarray(codes)
@@ -161,7 +182,7 @@ def _check_encoded(codes, n: int) -> np.ndarray:
     return codes
 
 
-def encode_factors(space, encode: Callable, factors: np.ndarray,
+def encode_factors(space: FactorSpace, encode: Callable[[np.ndarray], Any], factors: np.ndarray,
                    encode_batch_size: int = DEFAULT_ENCODE_BATCH) -> np.ndarray:
     """Render ``factors`` and encode them, ``encode_batch_size`` frames per encoder call."""
     n = len(factors)
@@ -178,7 +199,8 @@ def encode_factors(space, encode: Callable, factors: np.ndarray,
     return out
 
 
-def generate_batch_factor_code(space, encode: Callable, num_points: int, random_state: np.random.RandomState,
+def generate_batch_factor_code(space: FactorSpace, encode: Callable[[np.ndarray], Any], num_points: int,
+                               random_state: np.random.RandomState,
                                batch_size: int = 16, domain: str = "all",
                                encode_batch_size: int = DEFAULT_ENCODE_BATCH,
                                views: bool = False) -> tuple[np.ndarray, np.ndarray]:
@@ -200,7 +222,8 @@ def generate_batch_factor_code(space, encode: Callable, num_points: int, random_
     return codes, factors[:, columns]
 
 
-def sample_codes(space, encoder, rng_or_seed, num_points: int, batch_size: int, domain: str | None,
+def sample_codes(space: SpaceLike, encoder: EncoderLike, rng_or_seed: RngOrSeed, num_points: int, batch_size: int,
+                 domain: str | None,
                  encode_batch_size: int = DEFAULT_ENCODE_BATCH) -> tuple[np.ndarray, np.ndarray]:
     """The set-up of every single-sample metric: resolve the space, then ``(codes, factors)`` of
     ``num_points`` points drawn from ``domain`` with a ``RandomState`` made from ``rng_or_seed``."""
@@ -209,8 +232,10 @@ def sample_codes(space, encoder, rng_or_seed, num_points: int, batch_size: int, 
                                       batch_size, check_domain(space, domain), encode_batch_size)
 
 
-def train_test_codes(space, encoder, rng_or_seed, num_train: int, num_test: int, batch_size: int,
-                     domain: str | None, encode_batch_size: int = DEFAULT_ENCODE_BATCH, views: bool = False):
+def train_test_codes(space: SpaceLike, encoder: EncoderLike, rng_or_seed: RngOrSeed, num_train: int, num_test: int,
+                     batch_size: int, domain: str | None, encode_batch_size: int = DEFAULT_ENCODE_BATCH,
+                     views: bool = False) -> tuple[tuple[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray],
+                                                   np.random.RandomState]:
     """The set-up every train/test metric shares: resolve the space, then draw the train points and
     then the test points from one ``RandomState``, in disentanglement_lib's order.
 
@@ -218,11 +243,11 @@ def train_test_codes(space, encoder, rng_or_seed, num_train: int, num_test: int,
     the state (advanced past both draws) seeds the metric's estimators."""
     space = resolve_space(space)
     random_state = as_random_state(rng_or_seed)
-    domain = check_domain(space, domain)
+    domain_name = check_domain(space, domain)
     encode = as_encode_fn(encoder)
-    train = generate_batch_factor_code(space, encode, num_train, random_state, batch_size, domain,
+    train = generate_batch_factor_code(space, encode, num_train, random_state, batch_size, domain_name,
                                        encode_batch_size, views)
-    test = generate_batch_factor_code(space, encode, num_test, random_state, batch_size, domain,
+    test = generate_batch_factor_code(space, encode, num_test, random_state, batch_size, domain_name,
                                       encode_batch_size, views)
     return train, test, random_state
 
@@ -238,7 +263,7 @@ def check_finite(codes: np.ndarray) -> None:
                          "undefined on them. Check the encoder / checkpoint (a diverged training gives NaNs).")
 
 
-def check_codes(codes, name: str = "codes") -> np.ndarray:
+def check_codes(codes: ArrayLike, name: str = "codes") -> np.ndarray:
     codes = np.asarray(codes)
     if codes.ndim != 2:
         raise ValueError(f"{name} must be a 2-D array [n_points, n_codes], got shape {codes.shape}"
@@ -251,7 +276,7 @@ def check_codes(codes, name: str = "codes") -> np.ndarray:
     return codes
 
 
-def check_factors(factors, num_points: int, name: str = "factors", varying: bool = True) -> np.ndarray:
+def check_factors(factors: ArrayLike, num_points: int, name: str = "factors", varying: bool = True) -> np.ndarray:
     """Integer factor indices ``[n, K]`` with as many rows as the codes; each must vary if ``varying``."""
     factors = np.asarray(factors)
     if factors.ndim != 2:
@@ -276,12 +301,13 @@ def check_factors(factors, num_points: int, name: str = "factors", varying: bool
     return factors
 
 
-def check_pair(codes, factors, name: str = "") -> tuple[np.ndarray, np.ndarray]:
+def check_pair(codes: ArrayLike, factors: ArrayLike, name: str = "") -> tuple[np.ndarray, np.ndarray]:
     codes = check_codes(codes, f"codes{name}")
     return codes, check_factors(factors, len(codes), f"factors{name}")
 
 
-def check_train_test(codes_train, factors_train, codes_test, factors_test):
+def check_train_test(codes_train: ArrayLike, factors_train: ArrayLike, codes_test: ArrayLike,
+                     factors_test: ArrayLike) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Validate a train/test split: same code dimensions and the same factor columns in both."""
     codes_train, factors_train = check_pair(codes_train, factors_train, "_train")
     codes_test = check_codes(codes_test, "codes_test")
@@ -368,7 +394,8 @@ def varying_codes(codes: np.ndarray, rtol: float = CONSTANT_RTOL) -> np.ndarray:
     return np.ptp(codes, axis=0) > rtol * np.max(np.abs(codes), axis=0)
 
 
-def normalize_data(data: np.ndarray, mean: np.ndarray | None = None, stddev: np.ndarray | None = None):
+def normalize_data(data: np.ndarray, mean: np.ndarray | None = None,
+                   stddev: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Standardise each code column; a constant column (std 0) is centred, not divided by zero.
 
     The reference divides by 0 there and feeds NaNs to its classifier; for non-constant codes the
@@ -382,7 +409,7 @@ def normalize_data(data: np.ndarray, mean: np.ndarray | None = None, stddev: np.
     return (data - mean) / safe, mean, stddev
 
 
-def as_float(value) -> float | int:
+def as_float(value: SupportsFloat) -> float | int:
     """A plain Python number for JSON (numpy scalars are not JSON-serialisable)."""
     if isinstance(value, (np.integer, int)) and not isinstance(value, bool):
         return int(value)
@@ -391,7 +418,7 @@ def as_float(value) -> float | int:
 
 def to_plain(scores: dict) -> dict:
     """The same scores as plain Python numbers / lists, so results serialise to JSON as they are."""
-    out = {}
+    out: dict[str, Any] = {}
     for key, value in scores.items():
         if isinstance(value, dict):
             out[key] = to_plain(value)
