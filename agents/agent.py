@@ -270,6 +270,8 @@ def train(variant_name: str, env_id: str, out_dir: str | os.PathLike, *, steps: 
               "seed": seed, "steps": steps, "hyperparams": _jsonable(hyperparams or {}),
               "policy_kwargs": plain_policy_kwargs,
               "encoder": ENCODER_FILE if encoder_path else None, "darla_version": package_version()}
+    if encoder_path:  # which encoder the policy learned on: a swapped encoder.pt is refused on load
+        record["encoder_sha256"] = storage.sha256(encoder_path)
     if envs.registry.level1_domains(env_id) is not None:  # no ground truth: its domains are data the agent keeps
         record["domains"] = envs.registry.level1_domains(env_id)
     record["standardize"] = standardizer is not None
@@ -337,6 +339,12 @@ def load(path: str | os.PathLike, device: str = "cpu") -> TrainedAgent:
     standardizer = None
     if spec.get("standardize") or "standardization" in spec:  # a swapped encoder is refused
         standardizer = CodeStandardizer.from_record(spec.get("standardization"), encoder_file, f"the agent at {path}")
+    elif encoder_file is not None and "encoder_sha256" in spec and \
+            spec["encoder_sha256"] not in vision.checkpoint.identities(encoder_file):
+        # (a standardised agent's statistics name their encoder already, with their own message)
+        raise AgentFileError(f"{encoder_file} is not the encoder the agent at {path} was trained on (sha256 "
+                             f"differs from {spec_file}'s encoder_sha256): it was replaced; restore the agent's "
+                             "own encoder file or train the agent again")
     return TrainedAgent(spec, model, encoder, standardizer)
 
 

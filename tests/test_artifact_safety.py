@@ -7,6 +7,7 @@ import os
 import pickle
 import shutil
 import zipfile
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -246,6 +247,19 @@ def test_agent_json_encoder_may_not_be_a_link_out_of_the_folder(saved, tmp_path)
     (folder / "encoder.pt").symlink_to(tmp_path / "elsewhere.pt")
     with pytest.raises(AgentFileError, match="not a path or link"):
         agents.load(folder)
+
+
+def test_an_encoder_swapped_for_another_of_the_same_shape_is_refused(saved, tmp_path, checkpoints):
+    folder = tmp_path / "agent"
+    shutil.copytree(saved, folder)
+    with FrameDataset(Path(checkpoints["vae"]).parent.parent / "frames.h5") as ds:
+        frames = ds.frames[:]
+    other = vision.fit(frames, method="vae", out_dir=tmp_path / "other", steps=2, batch_size=8, seed=7,
+                       progress=False, tensorboard=False, device="cpu", threads=1)
+    shutil.copyfile(other, folder / "encoder.pt")
+    with pytest.raises(AgentFileError, match="is not the encoder the agent .* was trained on"):
+        agents.load(folder)
+    assert agents.load(saved).spec["encoder_sha256"]  # its own encoder still loads
 
 
 def test_a_policy_of_another_algorithm_in_the_folder_is_refused(saved, tmp_path):
