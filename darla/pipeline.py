@@ -166,8 +166,9 @@ def write_report(run_dir: Path, config: RunConfig, log: Callable[[str], None] = 
     summaries = {m: run_dir / "vision" / m / "summary.json" for m in vision_model_names(config)}
     collapsed = {m: reasons for m, path in summaries.items() if path.exists()
                  and (reasons := vision.collapse_reasons(json.loads(path.read_text())))}
+    ran = ran_with(run_dir, config)
     write_text_atomic(run_dir / "report.md", _report(config, files["md"].read_text(), scores, note, selections,
-                                                     collapsed))
+                                                     collapsed, ran))
     log(f"\n{files['md'].read_text()}")
     log(f"report: {run_dir / 'report.md'}")
 
@@ -472,6 +473,23 @@ def _periodic_transfer_callback(config: RunConfig, spec):
 
 
 # -- results --------------------------------------------------------------------------------------
+def ran_with(run_dir: Path, config: RunConfig) -> list[dict]:
+    """What each (variant, seed) row of the table actually ran, read from its agent and transfer
+    stage records (not from ``config.json``, which a later invocation may have changed): algorithm,
+    steps, RL overrides, standardisation, the vision stage it read, episodes and domains."""
+    out = []
+    for name in config.variants:
+        for seed in config.seeds:
+            agent = read_record(run_dir / "agent" / name / f"seed{seed}" / MARKER) or {}
+            evaluation = read_record(run_dir / "transfer" / name / f"seed{seed}" / MARKER) or {}
+            a, t = agent.get("settings", {}), evaluation.get("settings", {})
+            out.append({"variant": name, "seed": seed, "algo": a.get("algo"), "steps": a.get("steps"),
+                        "hyperparams": a.get("hyperparams", {}), "standardize": a.get("standardize", False),
+                        "vision": ", ".join(agent.get("inputs", [])) or "-", "episodes": t.get("episodes"),
+                        "domains": t.get("domains")})
+    return out
+
+
 def collect_rows(run_dir: Path, config: RunConfig) -> list[dict]:
     """Per-episode rows of every (variant, seed) transfer stage; missing stages fail, all named."""
     paths = {(name, seed): run_dir / "transfer" / name / f"seed{seed}" / "returns.json"
@@ -510,14 +528,28 @@ def _plot(summary: list[dict], path: Path) -> None:
 
 
 def _report(config: RunConfig, table: str, scores: dict, note: str = "", selections: dict | None = None,
-            collapsed: dict | None = None) -> str:
+            collapsed: dict | None = None, ran: list[dict] | None = None) -> str:
+    ran = ran or []
+    budgets = {(r["algo"], r["steps"], r["episodes"]) for r in ran}
+    if len(budgets) == 1 and None not in next(iter(budgets)):
+        algo, steps, episodes = next(iter(budgets))
+        budget = f"{algo} for {steps:,} steps; {episodes} evaluation episodes per domain"
+    else:
+        budget = "budgets differ between rows (see *What each row ran*)"
     lines = [f"# {config.name}", "",
-             f"{config.env}: variants {', '.join(config.variants)}; seeds {config.seeds}; "
-             f"{config.agent.algo} for {config.agent.steps:,} steps; {config.transfer.episodes} evaluation "
-             f"episodes per domain. {note}".rstrip(), "", "## Zero-shot transfer", "", table,
+             f"{config.env}: variants {', '.join(config.variants)}; seeds {config.seeds}; {budget}. "
+             f"{note}".rstrip(), "", "## Zero-shot transfer", "", table,
              "Mean ± std over seeds of each seed's mean episode return; IQM over all episodes with a 95% "
              "bootstrap CI stratified by seed; `vs source` = mean on the domain / mean on source.", "",
              "![returns](transfer.png)", ""]
+    if ran:
+        lines += ["## What each row ran", "", "From each agent's and transfer's stage record (`stage.json`).", "",
+                  "| variant | seed | algorithm | steps | RL overrides | standardised | vision read | episodes |",
+                  "|---|---|---|---|---|---|---|---|"]
+        lines += [f"| {r['variant']} | {r['seed']} | {r['algo']} | {r['steps']:,} | "
+                  f"{', '.join(f'{k}={v}' for k, v in r['hyperparams'].items()) or '-'} | "
+                  f"{'yes' if r['standardize'] else 'no'} | {r['vision']} | {r['episodes']} |"
+                  for r in ran if r["steps"] is not None] + [""]
     for method, sel in (selections or {}).items():
         seeds = vision_seeds(config, method)
         lines += [f"## Vision model selection ({method})", "",

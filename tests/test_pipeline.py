@@ -230,6 +230,14 @@ def test_report_rebuilds_the_tables_from_finished_stages_and_names_missing_ones(
     assert not (merged / "collect").exists() and not (merged / "vision").exists(), "nothing ran"
     capsys.readouterr()
 
+    # a later invocation's config.json says otherwise: the report states what the rows ran
+    assert main(["report", str(merged), "agent.steps=999999", "agent.hyperparams.gamma=0.5"]) == 0
+    report = (merged / "report.md").read_text()
+    steps = json.loads((run_dir / "agent" / "oracle" / "seed0" / "stage.json").read_text())["settings"]["steps"]
+    assert "999,999" not in report and f"ppo for {steps:,} steps" in report and "gamma=0.5" not in report
+    assert f"| oracle | 1 | ppo | {steps:,} |" in report
+    capsys.readouterr()
+
     assert main(["report", str(merged), "variants=oracle,pixels"]) == 1
     assert "no finished transfer/pixels/seed0, transfer/pixels/seed1" in capsys.readouterr().err
     assert main(["report", str(tmp_path / "nowhere")]) == 1
