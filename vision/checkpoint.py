@@ -35,15 +35,18 @@ from __future__ import annotations
 import os
 from dataclasses import asdict
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
 
-from artifacts import atomic_path, differing, digest_arrays, file_sha256, package_version
+from artifacts import ArrayDigest, atomic_path, differing, digest_arrays, file_sha256, package_version
 from vision import config as cfg
 from vision.errors import CheckpointError
 from vision.methods import get as get_method
+
+if TYPE_CHECKING:
+    from vision.methods.base import Method
 
 FORMAT = "darla.vision/1"
 
@@ -67,7 +70,7 @@ def _tensor_bytes(value) -> np.ndarray:
     return tensor.numpy()
 
 
-def digest_of(payload: dict[str, Any]):
+def digest_of(payload: dict[str, Any]) -> ArrayDigest:
     """The :class:`~artifacts.ArrayDigest` of what a checkpoint computes with: its weights and code
     statistics (not optimiser or RNG states, which only resuming reads)."""
     arrays = {f"model/{k}": _tensor_bytes(v) for k, v in payload["model"].items()}
@@ -76,7 +79,7 @@ def digest_of(payload: dict[str, Any]):
     return digest_arrays(arrays)
 
 
-def save(path: Path, model, optimizers: dict, step: int, code_stats: dict | None = None,
+def save(path: str | os.PathLike, model: Method, optimizers: dict, step: int, code_stats: dict | None = None,
          origin: dict | None = None) -> Path:
     """Write ``model`` (a :class:`~vision.methods.base.Method`) at ``step`` atomically, with its
     digest and ``origin`` (what it was trained on, see the module docstring)."""
@@ -183,7 +186,8 @@ def _check_integrity(path: Path, payload: dict[str, Any], allow_undigested: bool
                               f"so nothing shows its weights are intact; run `darla digest {path}` to check it "
                               "and record one, or train it again with `darla see`")
     actual = digest_of(payload)
-    recorded = payload.get("digests") if isinstance(payload.get("digests"), dict) else {}
+    digests = payload.get("digests")
+    recorded = digests if isinstance(digests, dict) else {}
     wrong = differing(recorded, actual.parts())
     if wrong or actual.hexdigest() != payload["digest"]:
         names = [w.split("/", 1)[-1] for w in wrong]
@@ -193,7 +197,7 @@ def _check_integrity(path: Path, payload: dict[str, Any], allow_undigested: bool
                               "again with `darla see`")
 
 
-def config_of(payload: dict[str, Any]):
+def config_of(payload: dict[str, Any]) -> Method.Config:
     """The typed config stored in a checkpoint."""
     cls = get_method(payload["method"])
     try:
@@ -203,7 +207,7 @@ def config_of(payload: dict[str, Any]):
                               f"of this darla version ({err}); retrain with `darla see`") from None
 
 
-def build(payload: dict[str, Any], device: torch.device | str = "cpu"):
+def build(payload: dict[str, Any], device: torch.device | str = "cpu") -> Method:
     """The method module stored in a checkpoint, weights loaded, in eval mode."""
     cls = get_method(payload["method"])
     model = cls(config_of(payload), tuple(payload["input_shape"]))
@@ -215,6 +219,7 @@ def build(payload: dict[str, Any], device: torch.device | str = "cpu"):
     return model.to(device).eval()
 
 
-def load_model(path: str | os.PathLike, device: torch.device | str = "cpu", expect_method: str | None = None):
+def load_model(path: str | os.PathLike, device: torch.device | str = "cpu",
+               expect_method: str | None = None) -> Method:
     """The full method module (encoder, decoder, ...) of a checkpoint, in eval mode."""
     return build(read(path, expect_method), device)

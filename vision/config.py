@@ -11,9 +11,14 @@ from __future__ import annotations
 import dataclasses
 import typing
 from dataclasses import dataclass, fields, is_dataclass
-from typing import Any, ClassVar, Mapping
+from typing import TYPE_CHECKING, Any, ClassVar, Mapping, TypeVar
 
 from vision.errors import ConfigError
+
+if TYPE_CHECKING:
+    from _typeshed import DataclassInstance
+
+_C = TypeVar("_C", bound="DataclassInstance")
 
 
 @dataclass
@@ -68,7 +73,7 @@ def _check_literals(config, prefix: str) -> None:
             _check_literals(value, f"{prefix}{f.name}.")
 
 
-def keys(config_or_cls, prefix: str = "") -> list[str]:
+def keys(config_or_cls: Any, prefix: str = "") -> list[str]:
     """Every settable key, nested ones with dots (``dae.steps``)."""
     cls = config_or_cls if isinstance(config_or_cls, type) else type(config_or_cls)
     hints = _hints(cls)
@@ -81,7 +86,7 @@ def keys(config_or_cls, prefix: str = "") -> list[str]:
     return out
 
 
-def describe(config) -> list[tuple[str, str, Any]]:
+def describe(config: Any) -> list[tuple[str, str, Any]]:
     """``(key, type name, value)`` for every key of a config instance (for ``darla methods``)."""
     rows = []
     hints = _hints(type(config))
@@ -107,7 +112,7 @@ def _accepts(kind, value) -> bool:
     return isinstance(value, kind)
 
 
-def update(config, updates: Mapping[str, Any]):
+def update(config: _C, updates: Mapping[str, Any]) -> _C:
     """A copy of ``config`` with ``updates`` applied; keys may be dotted (``"dae.steps"``) or a
     nested mapping (``dae={"steps": 100}``). Unknown keys and wrongly typed values raise ConfigError."""
     nested: dict[str, dict[str, Any]] = {}
@@ -147,6 +152,6 @@ def update(config, updates: Mapping[str, Any]):
     return dataclasses.replace(config, **changes)
 
 
-def from_dict(cls, data: Mapping[str, Any]):
+def from_dict(cls: type[_C], data: Mapping[str, Any]) -> _C:
     """Rebuild a config saved with ``dataclasses.asdict`` (keys it does not know are an error)."""
     return update(cls(), dict(data))

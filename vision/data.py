@@ -7,10 +7,18 @@ which training and :meth:`vision.Encoder.encode` both use.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Union
+
 import numpy as np
 import torch
 
 from vision.errors import FrameShapeError
+
+if TYPE_CHECKING:
+    import h5py
+
+#: uint8 frames [N, H, W, C]: a numpy array, or an h5py dataset read in slices.
+Frames = Union[np.ndarray, "h5py.Dataset"]
 
 #: every network halves the resolution four times
 DOWNSAMPLE = 16
@@ -30,7 +38,7 @@ def to_frames(x: torch.Tensor) -> np.ndarray:
     return (x.detach().clamp(0, 1).mul(255).round().byte().permute(0, 2, 3, 1).cpu().numpy())
 
 
-def check_frames(frames, what: str = "frames") -> tuple[int, int, int]:
+def check_frames(frames: object, what: str = "frames") -> tuple[int, int, int]:
     """Check frames are uint8 [N, H, W, C] with H and W multiples of 16; return (H, W, C)."""
     shape = tuple(getattr(frames, "shape", ()))
     dtype = getattr(frames, "dtype", None)
@@ -53,7 +61,7 @@ def check_frames(frames, what: str = "frames") -> tuple[int, int, int]:
     return h, w, c
 
 
-def as_uint8_array(frames) -> np.ndarray:
+def as_uint8_array(frames: Frames) -> np.ndarray:
     """A uint8 numpy array of the frames, reading an h5py dataset into memory chunk by chunk.
 
     Random minibatches from an lzf-compressed HDF5 file would decompress a chunk per frame, so

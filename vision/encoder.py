@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
@@ -10,6 +11,9 @@ import torch
 from vision import checkpoint
 from vision.data import to_model_input
 from vision.errors import FrameShapeError
+
+if TYPE_CHECKING:
+    from vision.methods.base import Method
 
 
 class Encoder:
@@ -19,14 +23,15 @@ class Encoder:
     float32 [n, latent_dim]. ``input_shape`` is (H, W, C).
     """
 
-    def __init__(self, model, meta: dict | None = None, code_stats: dict | None = None):
+    def __init__(self, model: Method, meta: dict | None = None, code_stats: dict | None = None):
         # channels-last weights match the NHWC frames' memory layout: ~30% faster CPU convolutions
-        self.model = model.eval().to(memory_format=torch.channels_last)
+        # torch's stub of Module.to lacks the memory_format keyword that it accepts
+        self.model = model.eval().to(memory_format=torch.channels_last)  # type: ignore[call-overload]
         self.model.requires_grad_(False)
         self.meta = dict(meta or {})
         self.method: str = model.name
         self.latent_dim: int = int(model.latent_dim)
-        self.input_shape: tuple[int, int, int] = tuple(model.input_shape)
+        self.input_shape: tuple[int, int, int] = model.input_shape
         self.device = next(model.parameters()).device
         # mean and std of the codes over the training frames (None for checkpoints written before 0.2)
         self.code_mean = self.code_std = None

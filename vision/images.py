@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
 
 import cv2
 import numpy as np
@@ -9,6 +10,9 @@ import torch
 
 from vision.data import to_frames
 from vision.losses import kl_normal
+
+if TYPE_CHECKING:
+    from vision.methods.base import Method
 
 
 def tile(rows: list[np.ndarray], pad: int = 2, fill: int = 255) -> np.ndarray:
@@ -28,7 +32,7 @@ def _rgb(img: np.ndarray) -> np.ndarray:
 
 
 @torch.no_grad()
-def reconstruction_grid(model, x: torch.Tensor, generator: torch.Generator) -> np.ndarray:
+def reconstruction_grid(model: Method, x: torch.Tensor, generator: torch.Generator) -> np.ndarray:
     """Rows: originals, the corrupted inputs (denoising methods only), mean reconstructions."""
     rows = [to_frames(x)]
     corrupted = model.corrupt(x, generator)
@@ -39,7 +43,7 @@ def reconstruction_grid(model, x: torch.Tensor, generator: torch.Generator) -> n
 
 
 @torch.no_grad()
-def latent_scores(model, x: torch.Tensor) -> tuple[np.ndarray, np.ndarray, str]:
+def latent_scores(model: Method, x: torch.Tensor) -> tuple[np.ndarray, np.ndarray, str]:
     """Per-latent (score, spread) on a batch: KL in nats and posterior-mean std for stochastic
     methods; code std (twice, as score and spread) for deterministic ones."""
     mu, logvar = model.encode(x)
@@ -50,7 +54,7 @@ def latent_scores(model, x: torch.Tensor) -> tuple[np.ndarray, np.ndarray, str]:
 
 
 @torch.no_grad()
-def traversal_grid(model, frame: torch.Tensor, scores: np.ndarray, kind: str, spread: np.ndarray,
+def traversal_grid(model: Method, frame: torch.Tensor, scores: np.ndarray, kind: str, spread: np.ndarray,
                    rows: int = 10, cols: int = 9, radius: float = 3.0) -> np.ndarray:
     """One row per latent (highest score first): the latent swept over ±``radius`` around the
     encoded ``frame`` [1, C, H, W], the others held at their means, decoded to mean images.

@@ -40,11 +40,12 @@ from __future__ import annotations
 import os
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Sequence
+from typing import TYPE_CHECKING, Sequence
 
 import numpy as np
 import torch
 import torch.nn.functional as F
+from numpy.typing import ArrayLike
 from torch import Tensor, nn
 
 from vision import checkpoint as vision_checkpoint
@@ -52,6 +53,9 @@ from vision.config import from_dict
 from vision.data import to_frames, to_model_input
 from vision.errors import CheckpointError, ConfigError, VisionError
 from vision.losses import kl_normal
+
+if TYPE_CHECKING:
+    from vision.methods.base import Method
 
 FORMAT = "darla.scan/1"
 #: recombination operators in the order of the one-hot conditioning vector (as ``envs.symbols``)
@@ -166,13 +170,13 @@ class Recombinator(nn.Module):
         return out[..., 0], out[..., 1]
 
 
-def frozen_vision(path: str | os.PathLike):
+def frozen_vision(path: str | os.PathLike) -> Method:
     """The vision model of a finished checkpoint, frozen, after checking it has a Gaussian posterior."""
     payload = vision_checkpoint.read(path)
     return _vision_from_payload(payload, str(path))
 
 
-def _vision_from_payload(payload: dict, where: str):
+def _vision_from_payload(payload: dict, where: str) -> Method:
     model = vision_checkpoint.build(payload)
     h, w, c = model.input_shape
     with torch.no_grad():
@@ -194,7 +198,8 @@ class Scan(nn.Module):
     """A trained SCAN: the frozen vision model, the symbol VAE, the recombination operators and
     the vocabulary's unit names and factor groups (from ``envs.symbols.Vocabulary``)."""
 
-    def __init__(self, vision_model, units: Sequence[str], groups: Sequence[tuple[str, int]], config: ScanConfig):
+    def __init__(self, vision_model: Method, units: Sequence[str], groups: Sequence[tuple[str, int]],
+                 config: ScanConfig):
         super().__init__()
         config.validate()
         if sum(int(n) for _, n in groups) != len(units):
@@ -211,12 +216,12 @@ class Scan(nn.Module):
     def vocab_size(self) -> int:
         return len(self.units)
 
-    def train(self, mode: bool = True):
+    def train(self, mode: bool = True) -> Scan:
         super().train(mode)
         self.vision.eval()  # frozen, always
         return self
 
-    def _symbols(self, symbols) -> Tensor:
+    def _symbols(self, symbols: ArrayLike | None) -> Tensor:
         y = torch.as_tensor(np.asarray(symbols, np.float32))
         y = y.unsqueeze(0) if y.dim() == 1 else y
         if y.dim() != 2 or y.shape[1] != self.vocab_size:
@@ -227,12 +232,12 @@ class Scan(nn.Module):
         return y
 
     @torch.no_grad()
-    def concept(self, symbols) -> tuple[Tensor, Tensor]:
+    def concept(self, symbols: ArrayLike) -> tuple[Tensor, Tensor]:
         """(μ, log σ²) [n, K] of q(z_y | y) for k-hot ``symbols`` [n, V] (or one [V])."""
         return self.symbols.encode(self._symbols(symbols))
 
     @torch.no_grad()
-    def recombine(self, a, b, operator: str) -> tuple[Tensor, Tensor]:
+    def recombine(self, a: ArrayLike, b: ArrayLike, operator: str) -> tuple[Tensor, Tensor]:
         """The concept Gaussian of ``a OPERATOR b`` (k-hot symbols) through the learnt operator."""
         s = F.one_hot(torch.tensor(operator_index(operator)), len(OPERATORS)).float()
         (mu1, lv1), (mu2, lv2) = self.concept(a), self.concept(b)
@@ -241,10 +246,11 @@ class Scan(nn.Module):
         return self.operators(mu1, lv1, mu2, lv2, s.expand(len(mu1), -1))
 
     @torch.no_grad()
-    def sym2img(self, symbols=None, samples: int = 8, seed: int = 0, *, concept=None) -> np.ndarray:
+    def sym2img(self, symbols: ArrayLike | None = None, samples: int = 8, seed: int = 0, *,
+                concept: tuple[Tensor, Tensor] | None = None) -> np.ndarray:
         """uint8 [n, samples, H, W, C]: frames decoded from ``samples`` draws of each concept's
         Gaussian (from k-hot ``symbols``, or a ready ``concept=(μ, log σ²)`` such as :meth:`recombine`'s)."""
-        mu, logvar = concept if concept is not None else self.concept(symbols)
+        mu, logvar = concept if concept is not None else self.symbols.encode(self._symbols(symbols))
         g = torch.Generator().manual_seed(int(seed))
         eps = torch.randn((len(mu), samples, self.z_dim), generator=g)
         z = (mu.unsqueeze(1) + torch.exp(0.5 * logvar).unsqueeze(1) * eps).reshape(-1, self.z_dim)
@@ -268,7 +274,7 @@ class Scan(nn.Module):
 
 
 @torch.no_grad()
-def encode_posterior(vision_model, frames: np.ndarray, batch_size: int = 256) -> tuple[np.ndarray, np.ndarray]:
+def encode_posterior(vision_model: Method, frames: np.ndarray, batch_size: int = 256) -> tuple[np.ndarray, np.ndarray]:
     """(μ, log σ²) float32 [n, K] of the frozen vision posterior for uint8 frames [n, H, W, C]."""
     frames = np.asarray(frames)
     shape = tuple(vision_model.input_shape)
@@ -278,6 +284,9 @@ def encode_posterior(vision_model, frames: np.ndarray, batch_size: int = 256) ->
     mus, logvars = [], []
     for start in range(0, len(frames), batch_size):
         mu, logvar = vision_model.encode(to_model_input(frames[start:start + batch_size]))
+        if logvar is None:
+            raise ScanError(f"the {vision_model.name!r} vision model has a deterministic code, no posterior variance; "
+                            "SCAN needs a Gaussian-posterior method (see frozen_vision)")
         mus.append(mu.float())
         logvars.append(logvar.float())
     return torch.cat(mus).numpy(), torch.cat(logvars).numpy()
@@ -297,7 +306,7 @@ class Recombinations:
 def fit(vision_path: str | os.PathLike, frames: np.ndarray, symbols: np.ndarray, units: Sequence[str],
         groups: Sequence[tuple[str, int]], config: ScanConfig | None = None,
         recombinations: Recombinations | None = None, *, progress: bool | None = None,
-        tensorboard: str | os.PathLike | None = None, vision_model=None) -> Scan:
+        tensorboard: str | os.PathLike | None = None, vision_model: Method | None = None) -> Scan:
     """Train SCAN on (frame, symbol) pairs against the frozen vision model at ``vision_path``,
     then its operators on ``recombinations`` (if given and ``operator_steps`` > 0).
 
@@ -312,9 +321,9 @@ def fit(vision_path: str | os.PathLike, frames: np.ndarray, symbols: np.ndarray,
         torch.set_num_threads(config.threads)
     vision_model = vision_model if vision_model is not None else frozen_vision(vision_path)
     model = Scan(vision_model, units, groups, config)
-    symbols = model._symbols(symbols)
-    if len(symbols) != len(frames):
-        raise ScanError(f"{len(frames)} frames but {len(symbols)} symbols; give one symbol per frame")
+    khot = model._symbols(symbols)
+    if len(khot) != len(frames):
+        raise ScanError(f"{len(frames)} frames but {len(khot)} symbols; give one symbol per frame")
     torch.manual_seed(config.seed)
     model.symbols = SymbolVAE(model.vocab_size, model.z_dim, config.hidden)
     model.operators = Recombinator(config.operator_hidden)
@@ -331,7 +340,7 @@ def fit(vision_path: str | os.PathLike, frames: np.ndarray, symbols: np.ndarray,
         opt = torch.optim.Adam(model.symbols.parameters(), lr=config.lr)
         model.train()
         _loop(config.steps, config, bar, writer, "scan", opt, lambda idx: model.symbols.losses(
-            symbols[idx], vis_mu[idx], vis_logvar[idx], config.beta, config.grounding_weight, g), len(symbols), g)
+            khot[idx], vis_mu[idx], vis_logvar[idx], config.beta, config.grounding_weight, g), len(khot), g)
         if recombinations is not None and config.operator_steps:
             _fit_operators(model, recombinations, config, bar, writer, g)
     finally:

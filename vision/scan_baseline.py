@@ -44,7 +44,8 @@ class ConditionalVAE(nn.Module):
     def __init__(self, input_shape: tuple[int, int, int], vocab_size: int, config: ConditionalVAEConfig):
         super().__init__()
         self.config = config
-        self.input_shape = tuple(input_shape)
+        h, w, c = input_shape
+        self.input_shape = (h, w, c)
         self.vocab_size = vocab_size
         self.features = ConvEncoder(self.input_shape, 256)
         self.head = nn.Sequential(nn.ReLU(), nn.Linear(256 + vocab_size, 2 * config.z_dim))

@@ -15,18 +15,23 @@ import time
 from collections import defaultdict
 from dataclasses import asdict
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
+from numpy.typing import ArrayLike
 
 from vision import checkpoint, config as cfg
 from artifacts import write_json_atomic, write_png
-from vision.data import as_uint8_array, check_frames, step_generator, to_model_input
+from vision.data import Frames, as_uint8_array, check_frames, step_generator, to_model_input
 from vision.errors import CheckpointError, ConfigError, NonFiniteLossError
 from vision.images import latent_scores, reconstruction_grid, traversal_grid
 from vision.losses import kl_normal
 from vision.methods import get as get_method
 from vision.methods._samplers import FactorBatches, check_factors
+
+if TYPE_CHECKING:
+    from vision.methods.base import Method
 
 CHECKPOINT = "checkpoint.pt"
 ACTIVE_KL = 0.01  # nats: a latent whose mean KL exceeds this carries information
@@ -45,9 +50,10 @@ def resolve_device(name: str) -> torch.device:
     return device
 
 
-def fit(frames, method: str = "beta_vae_dae", out_dir: str | os.PathLike = "runs/vision", config=None, *,
-        factors=None, resume: bool = True, progress: bool | None = None, tensorboard: bool = True,
-        origin: dict | None = None, **hyperparameters) -> Path:
+def fit(frames: Frames, method: str = "beta_vae_dae", out_dir: str | os.PathLike = "runs/vision",
+        config: Method.Config | None = None, *, factors: ArrayLike | None = None, resume: bool = True,
+        progress: bool | None = None, tensorboard: bool = True, origin: dict | None = None,
+        **hyperparameters: Any) -> Path:
     """Train ``method`` on ``frames`` (uint8 [N, H, W, C]: numpy array or h5py dataset) and return
     the path of its final checkpoint, ``out_dir/checkpoint.pt``.
 
@@ -251,7 +257,8 @@ def _differences(saved, current, ignore: set[str], prefix: str = "") -> list[str
         if name in ignore or old == new:
             continue
         if cfg.is_dataclass(new):
-            out += _differences(old, new, set(new.RESUMABLE) - {"steps"}, f"{prefix}{name}.")
+            resumable = getattr(new, "RESUMABLE")  # a nested TrainConfig's
+            out += _differences(old, new, set(resumable) - {"steps"}, f"{prefix}{name}.")
         else:
             out.append(f"{prefix}{name}: {old!r} → {new!r}")
     return out
@@ -266,7 +273,7 @@ def mean_image(frames: np.ndarray, chunk: int = 4096) -> np.ndarray:
 
 
 @torch.no_grad()
-def code_statistics(model, frames, n: int = 20_000, seed: int = 0, batch_size: int = 256) -> dict:
+def code_statistics(model: Method, frames: Frames, n: int = 20_000, seed: int = 0, batch_size: int = 256) -> dict:
     """Per-dimension mean and standard deviation of the representation over (up to ``n`` of) the
     training frames: what a policy's input standardisation needs, from stage-1 data only."""
     frames = as_uint8_array(frames)
@@ -281,7 +288,7 @@ def code_statistics(model, frames, n: int = 20_000, seed: int = 0, batch_size: i
 
 
 @torch.no_grad()
-def evaluate(model, frames, n: int = 2048, seed: int = 0, reference: np.ndarray | None = None,
+def evaluate(model: Method, frames: Frames, n: int = 2048, seed: int = 0, reference: np.ndarray | None = None,
              batch_size: int = 256) -> dict:
     """Collapse check on up to ``n`` frames: pixel MSE of the mean reconstruction (values in [0, 1],
     mean over pixels and channels), the MSE of always predicting the mean image of ``reference``
@@ -302,7 +309,7 @@ def evaluate(model, frames, n: int = 2048, seed: int = 0, reference: np.ndarray 
             kl = kl_normal(mu, logvar).sum(0)
             kl_total = kl if kl_total is None else kl_total + kl
     pixels = len(idx) * int(np.prod(frames.shape[1:]))
-    out = {"frames_scored": len(idx), "pixel_mse": sq / pixels, "mean_image_mse": sq_mean / pixels,
+    out: dict[str, Any] = {"frames_scored": len(idx), "pixel_mse": sq / pixels, "mean_image_mse": sq_mean / pixels,
            "mse_ratio": sq / max(sq_mean, 1e-12)}
     if kl_total is not None:
         kl = (kl_total / len(idx)).cpu()

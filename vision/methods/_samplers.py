@@ -10,12 +10,15 @@ exactly as before. Samplers are kept apart from methods so another method can re
 
 from __future__ import annotations
 
+from typing import Any, ClassVar
+
 import numpy as np
+from numpy.typing import ArrayLike
 
 from vision.errors import ConfigError, FrameShapeError
 
 
-def check_factors(factors, num_frames: int) -> np.ndarray:
+def check_factors(factors: ArrayLike | None, num_frames: int) -> np.ndarray:
     """Factors as int64 [N, K] matching the frames; a clear error otherwise."""
     factors = np.asarray(factors)
     if factors.ndim != 2 or len(factors) != num_frames or factors.shape[1] == 0:
@@ -61,12 +64,14 @@ class FactorBatches:
     each minibatch's frames, from the factors where the method needs it (DC-IGN).
     """
 
+    name: ClassVar[str]  # the method's, as registered
+
     @classmethod
-    def needs_factors(cls, config) -> bool:
+    def needs_factors(cls, config: Any) -> bool:
         return True
 
     @classmethod
-    def with_factors(cls, config, factors: np.ndarray | None):
+    def with_factors(cls, config: Any, factors: np.ndarray | None) -> Any:
         if factors is None and cls.needs_factors(config):
             raise ConfigError(f"{cls.name} needs the ground-truth factors of every frame, and none were given; "
                               "train it on a dataset with factors (`darla see` passes FrameDataset.factors, "

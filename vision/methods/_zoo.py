@@ -6,22 +6,26 @@ Kept out of the core's files so each method file stays readable top to bottom.
 from __future__ import annotations
 
 import math
+from typing import TYPE_CHECKING
 
 import torch
 from torch import Tensor
 
 from vision.errors import ConfigError
 
+if TYPE_CHECKING:
+    from vision.methods.base import Method
+
 LOG_2PI = math.log(2.0 * math.pi)
 
 
-def check_latents(config) -> None:
+def check_latents(config: Method.Config) -> None:
     """A latent code needs at least one unit."""
     if config.z_dim < 1:
         raise ConfigError(f"z_dim={config.z_dim} must be >= 1 (the latent size); dSprites work uses z_dim=10")
 
 
-def check_nonnegative(config, *names: str) -> None:
+def check_nonnegative(config: object, *names: str) -> None:
     """Loss weights and capacities are magnitudes: a negative one would reward the opposite behaviour."""
     for name in names:
         value = getattr(config, name)

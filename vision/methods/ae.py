@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import ClassVar, Sequence
+from typing import Any, ClassVar, Sequence
 
 import torch
 from torch import Tensor
@@ -29,14 +29,16 @@ class AutoEncoder(Method):
     class Config(Method.Config):
         pass
 
-    def __init__(self, config, input_shape):
+    config: Config
+
+    def __init__(self, config: Config, input_shape: tuple[int, int, int]):
         super().__init__(config, input_shape)
         width = config.z_dim * (2 if self.stochastic else 1)
         channels, hidden = self.architecture(config)
         self.encoder = ConvEncoder(self.input_shape, width, channels, hidden)
         self.decoder = ConvDecoder(self.input_shape, config.z_dim, channels, hidden)
 
-    def architecture(self, config) -> tuple[Sequence[int], Sequence[int]]:
+    def architecture(self, config: Any) -> tuple[Sequence[int], Sequence[int]]:
         """Conv channels and MLP widths of encoder and decoder; a method whose config picks its
         network overrides this."""
         return self.channels, self.hidden
@@ -68,6 +70,8 @@ class DenoisingAutoEncoder(AutoEncoder):
     class Config(AutoEncoder.Config):
         z_dim: int = 128
         lr: float = 1e-3
+
+    config: Config
 
     def corrupt(self, x: Tensor, generator: torch.Generator) -> Tensor:
         return occlude(x, generator)

@@ -25,7 +25,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 from typing import NamedTuple
-from typing import Any, Callable, ClassVar, Literal
+from typing import Any, Callable, ClassVar, Literal, cast
 
 import numpy as np
 import torch
@@ -71,7 +71,8 @@ class Method(nn.Module):
     def __init__(self, config: "Method.Config", input_shape: tuple[int, int, int]):
         super().__init__()
         self.config = config
-        self.input_shape = tuple(int(v) for v in input_shape)
+        h, w, c = input_shape
+        self.input_shape = (int(h), int(w), int(c))
 
     # ----- networks ---------------------------------------------------------------------------
     @property
@@ -109,6 +110,10 @@ class Method(nn.Module):
     def reconstruction_loss(self, x: Tensor, logits: Tensor) -> Tensor | dict[str, Tensor]:
         """−log p(x | z), summed over pixels, averaged over the batch. Return a tensor, or a dict of
         named terms whose sum is the reconstruction loss (each is logged)."""
+        return self.likelihood_loss(x, logits)
+
+    def likelihood_loss(self, x: Tensor, logits: Tensor) -> Tensor:
+        """The likelihood term of :meth:`reconstruction_loss`: ``bernoulli`` or ``gaussian`` −log p(x | z)."""
         if self.config.likelihood == "bernoulli":
             return bernoulli_nll(logits, x)
         return gaussian_nll(logits, x, self.config.sigma)
@@ -141,7 +146,7 @@ class Method(nn.Module):
         rec_terms = self.reconstruction_loss(x, self.decode(self.decoder_input(z, factors)))
         if isinstance(rec_terms, dict):
             out = dict(rec_terms)
-            rec = sum(rec_terms.values())
+            rec = cast(Tensor, sum(rec_terms.values()))  # at least one term: a tensor
         else:
             out, rec = {}, rec_terms
         out["reconstruction"] = rec
@@ -156,7 +161,7 @@ class Method(nn.Module):
         terms.update(added)
         out.update(terms)
         out.update(beside)
-        out["loss"] = rec + sum(terms.values()) if terms else rec
+        out["loss"] = rec + cast(Tensor, sum(terms.values())) if terms else rec
         return out
 
     def configure_optimizers(self) -> dict[str, torch.optim.Optimizer]:
@@ -174,7 +179,8 @@ class Method(nn.Module):
 
     # ----- set-up --------------------------------------------------------------------------------
     @classmethod
-    def prepare(cls, config: Any, frames, out_dir: Path, fit: Callable[..., Path], **fit_kwargs) -> Any:
+    def prepare(cls, config: Any, frames: np.ndarray, out_dir: Path, fit: Callable[..., Path],
+                **fit_kwargs: Any) -> Any:
         """Before a run: train or locate what the method depends on; return the final config."""
         return config
 

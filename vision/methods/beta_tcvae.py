@@ -29,8 +29,10 @@ from __future__ import annotations
 import dataclasses
 import math
 from dataclasses import dataclass
-from typing import Literal
+from pathlib import Path
+from typing import Any, Callable, Literal
 
+import numpy as np
 import torch
 from torch import Tensor
 
@@ -41,7 +43,7 @@ from vision.methods.vae import VAE
 
 
 def log_importance_weights(batch_size: int, dataset_size: int, estimator: str,
-                           device=None, dtype=torch.float32) -> Tensor:
+                           device: torch.device | str | None = None, dtype: torch.dtype = torch.float32) -> Tensor:
     """[M', M'] log weights w_ij of q(z_i | x_j) in the estimate of q(z_i), M' = ``batch_size``."""
     b, n = batch_size, dataset_size
     if estimator == "mws" or b == 1:
@@ -108,8 +110,11 @@ class BetaTCVAE(VAE):
             if self.dataset_size < 0:
                 raise ConfigError(f"dataset_size={self.dataset_size} must be >= 0 (0: the number of training frames)")
 
+    config: Config
+
     @classmethod
-    def prepare(cls, config, frames, out_dir, fit, **fit_kwargs):
+    def prepare(cls, config: Config, frames: np.ndarray, out_dir: Path, fit: Callable[..., Path],
+                **fit_kwargs: Any) -> Config:
         if config.dataset_size == 0:
             return dataclasses.replace(config, dataset_size=len(frames))
         return config

@@ -5,8 +5,9 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal
+from typing import Any, Callable, Literal, Sequence, cast
 
+import numpy as np
 import torch
 from torch import Tensor, nn
 
@@ -81,16 +82,18 @@ class BetaVAEDAE(BetaVAE):
                 raise ConfigError("init_from_dae=true needs network=darla (the DAE's conv stack); "
                                  "set vision.methods.beta_vae_dae.network=darla")
 
-    def __init__(self, config, input_shape):
+    config: Config
+
+    def __init__(self, config: Config, input_shape: tuple[int, int, int]):
         super().__init__(config, input_shape)
         self.dae = DenoisingAutoEncoder(config.dae, input_shape)
         self.dae.requires_grad_(False)
         self.dae.eval()
 
-    def architecture(self, config):
+    def architecture(self, config: Config) -> tuple[Sequence[int], Sequence[int]]:
         return (DAE_CHANNELS, (256,)) if config.network == "darla" else super().architecture(config)
 
-    def train(self, mode: bool = True):
+    def train(self, mode: bool = True) -> BetaVAEDAE:
         super().train(mode)
         self.dae.eval()  # frozen: never in training mode, whatever layers a future DAE has
         return self
@@ -105,11 +108,12 @@ class BetaVAEDAE(BetaVAE):
             target = self.features(x)
         terms = {"perceptual": (self.features(torch.sigmoid(logits)) - target).pow(2).sum() / x.shape[0]}
         if self.config.pixel_weight:
-            terms["pixel"] = self.config.pixel_weight * super().reconstruction_loss(x, logits)
+            terms["pixel"] = self.config.pixel_weight * super().likelihood_loss(x, logits)
         return terms
 
     @classmethod
-    def prepare(cls, config, frames, out_dir: Path, fit, **fit_kwargs):
+    def prepare(cls, config: Config, frames: np.ndarray, out_dir: Path, fit: Callable[..., Path],
+                **fit_kwargs: Any) -> Config:
         from vision import checkpoint
 
         if config.dae_checkpoint:
@@ -122,7 +126,8 @@ class BetaVAEDAE(BetaVAE):
             if not payload["complete"]:
                 raise CheckpointError(f"the DAE at {config.dae_checkpoint} stopped at step {payload['step']} "
                                       f"of {payload['config']['steps']}; finish it with `darla see --method dae`")
-            return dataclasses.replace(config, dae=checkpoint.config_of(payload))
+            dae_config = cast(DenoisingAutoEncoder.Config, checkpoint.config_of(payload))  # expect_method="dae"
+            return dataclasses.replace(config, dae=dae_config)
         dae = dataclasses.replace(config.dae, device=config.device, threads=config.threads)
         path = fit(frames, "dae", Path(out_dir) / "dae", config=dae, **fit_kwargs)
         return dataclasses.replace(config, dae=dae, dae_checkpoint=str(path))
@@ -130,7 +135,7 @@ class BetaVAEDAE(BetaVAE):
     def initialize(self) -> None:
         from vision import checkpoint
 
-        dae = checkpoint.load_model(self.config.dae_checkpoint, expect_method="dae")
+        dae = cast(DenoisingAutoEncoder, checkpoint.load_model(self.config.dae_checkpoint, expect_method="dae"))
         self.dae.load_state_dict(dae.state_dict())
         if self.config.init_from_dae:
             for mine, theirs in ((self.encoder.net, dae.encoder.net), (self.decoder.convs, dae.decoder.convs)):

@@ -10,6 +10,7 @@ from torch import Tensor
 
 from vision.errors import ConfigError
 from vision.methods._zoo import check_latents, check_nonnegative
+from vision.methods.base import Step
 from vision.methods.registry import register
 from vision.methods.vae import VAE
 
@@ -51,12 +52,14 @@ class CCIVAE(VAE):
                 return self.c_steps
             return max(1, min(PUBLISHED_C_STEPS, math.ceil(self.steps / 3)))
 
+    config: Config
+
     def capacity(self, step: int) -> float:
         """C in nats at (0-based) optimisation step ``step``."""
         return self.config.c_max * min(1.0, step / self.config.ramp_steps())
 
-    def regularizer(self, kl: Tensor, mu, logvar, z, step) -> Tensor:
+    def regularizer(self, kl: Tensor, mu: Tensor, logvar: Tensor, z: Tensor, step: int) -> Tensor:
         return self.config.gamma * (kl - self.capacity(step)).abs()
 
-    def extra_terms(self, s):
+    def extra_terms(self, s: Step) -> tuple[dict[str, Tensor], dict[str, Tensor]]:
         return {}, {"capacity": torch.tensor(self.capacity(s.step), device=s.x.device)}  # logged only

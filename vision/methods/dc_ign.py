@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import torch
@@ -20,6 +21,7 @@ from torch import Tensor
 from vision.errors import ConfigError
 from vision.methods._samplers import FactorBatches, OneFactorSampler, check_factors, parse_floats
 from vision.methods._zoo import check_latents, check_nonnegative
+from vision.methods.base import Step
 from vision.methods.registry import register
 from vision.methods.vae import VAE
 
@@ -31,14 +33,14 @@ class ClampToMean(torch.autograd.Function):
     pass the incoming gradient through unchanged."""
 
     @staticmethod
-    def forward(ctx, z: Tensor, clamped: Tensor, weight: float) -> Tensor:
+    def forward(ctx: Any, z: Tensor, clamped: Tensor, weight: float) -> Tensor:
         mean = z.mean(0, keepdim=True)
         ctx.save_for_backward(z - mean, clamped)
         ctx.weight = weight
         return torch.where(clamped, mean.expand_as(z), z)
 
     @staticmethod
-    def backward(ctx, grad: Tensor):
+    def backward(ctx: Any, grad: Tensor) -> tuple[Tensor, None, None]:
         diff, clamped = ctx.saved_tensors
         return torch.where(clamped, ctx.weight * diff / diff.shape[0], grad), None, None
 
@@ -77,14 +79,17 @@ class DCIGN(FactorBatches, VAE):
             if self.batch_weights:
                 parse_floats(self.batch_weights, "batch_weights")
 
-    def __init__(self, config, input_shape):
+    config: Config
+
+    def __init__(self, config: Config, input_shape: tuple[int, int, int]):
         super().__init__(config, input_shape)
         self._sampler: OneFactorSampler | None = None  # built from the run's factors on first use
         self._sampler_for: np.ndarray | None = None
 
     @classmethod
-    def with_factors(cls, config, factors):
+    def with_factors(cls, config: Config, factors: np.ndarray | None) -> Config:
         config = super().with_factors(config, factors)
+        assert factors is not None  # refused above: DC-IGN needs factors
         k = factors.shape[1]
         if config.z_dim < k:
             raise ConfigError(f"z_dim={config.z_dim} is smaller than the {k} factors; DC-IGN gives each factor "
@@ -93,7 +98,7 @@ class DCIGN(FactorBatches, VAE):
         OneFactorSampler(factors, weights)  # fails now, with the reason, if no batch can be built
         return dataclasses.replace(config, num_factors=k)
 
-    def batch_indices(self, factors, step, num_frames) -> np.ndarray:
+    def batch_indices(self, factors: np.ndarray | None, step: int, num_frames: int) -> np.ndarray:
         if self._sampler is None or self._sampler_for is not factors:
             weights = parse_floats(self.config.batch_weights, "batch_weights") if self.config.batch_weights else None
             self._sampler = OneFactorSampler(check_factors(factors, num_frames), weights)
@@ -117,7 +122,8 @@ class DCIGN(FactorBatches, VAE):
                               "vision.fit(frames, 'dc_ign', ..., factors=FACTORS) or `darla see` on a dataset with factors")
         return ClampToMean.apply(z, self.clamp_mask(factors), self.config.invariance)
 
-    def extra_terms(self, s):
+    def extra_terms(self, s: Step) -> tuple[dict[str, Tensor], dict[str, Tensor]]:
+        assert s.factors is not None  # decoder_input refused a batch without them
         clamped = self.clamp_mask(s.factors)
         spread = 0.5 * (s.z - s.z.mean(0, keepdim=True))[:, clamped].pow(2).sum(1).mean()
         return {}, {"invariance_target": spread.detach()}

@@ -69,6 +69,8 @@ class DIPVAE(VAE):
                 return self.lambda_d
             return 10.0 * self.lambda_od if self.variant == "i" else self.lambda_od
 
+    config: Config
+
     def regularizer(self, kl: Tensor, mu: Tensor, logvar: Tensor, z: Tensor, step: int) -> dict[str, Tensor]:
         cov = dip_covariance(mu, logvar, self.config.variant)
         return {"kl_term": kl, "dip": dip_penalty(cov, self.config.lambda_od, self.config.diagonal_weight())}

@@ -21,6 +21,7 @@ from torch import Tensor, nn
 
 from vision.errors import ConfigError
 from vision.methods._zoo import adversarial_update, check_latents, check_nonnegative
+from vision.methods.base import Step
 from vision.methods.registry import register
 from vision.methods.vae import VAE
 
@@ -83,11 +84,13 @@ class FactorVAE(VAE):
             if self.disc_width < 1 or self.disc_layers < 1:
                 raise ConfigError(f"disc_width={self.disc_width} and disc_layers={self.disc_layers} must be >= 1")
 
-    def __init__(self, config, input_shape):
+    config: Config
+
+    def __init__(self, config: Config, input_shape: tuple[int, int, int]):
         super().__init__(config, input_shape)
         self.discriminator = Discriminator(config.z_dim, config.disc_width, config.disc_layers)
 
-    def extra_terms(self, s):
+    def extra_terms(self, s: Step) -> tuple[dict[str, Tensor], dict[str, Tensor]]:
         logits = self.discriminator(s.z)
         tc = (logits[:, 0] - logits[:, 1]).mean()
         # discriminator: detached codes, so its loss never reaches the encoder
@@ -103,6 +106,6 @@ class FactorVAE(VAE):
                 "discriminator": torch.optim.Adam(self.discriminator.parameters(), lr=c.disc_lr,
                                                   betas=(c.disc_beta1, c.disc_beta2))}
 
-    def update(self, losses, optimizers) -> None:
+    def update(self, losses: dict[str, Tensor], optimizers: dict[str, torch.optim.Optimizer]) -> None:
         # the VAE loss's gradient on D (which would teach D to *raise* the TC estimate) is dropped
         adversarial_update(losses, optimizers, "discriminator")

@@ -26,6 +26,7 @@ import dataclasses
 from dataclasses import dataclass
 from typing import Literal
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
@@ -33,6 +34,7 @@ from torch import Tensor, nn
 from vision.errors import ConfigError
 from vision.methods._samplers import FactorBatches, factor_sizes, parse_ints
 from vision.methods._zoo import adversarial_update, check_latents, check_nonnegative
+from vision.methods.base import Step
 from vision.methods.registry import register
 from vision.methods.vae import VAE
 
@@ -92,12 +94,14 @@ class GuidedVAE(FactorBatches, VAE):
             if self.factor_sizes and any(c < 2 for c in parse_ints(self.factor_sizes, "factor_sizes")):
                 raise ConfigError(f"factor_sizes={self.factor_sizes!r}: every factor needs at least 2 classes")
 
+    config: Config
+
     @classmethod
-    def needs_factors(cls, config) -> bool:
+    def needs_factors(cls, config: Config) -> bool:
         return config.mode == "supervised"
 
     @classmethod
-    def with_factors(cls, config, factors):
+    def with_factors(cls, config: Config, factors: np.ndarray | None) -> Config:
         if config.mode != "supervised":
             return config
         if factors is None:
@@ -111,7 +115,7 @@ class GuidedVAE(FactorBatches, VAE):
                               f"plus the rest for the adversaries; set z_dim >= {len(sizes) + 1}")
         return dataclasses.replace(config, factor_sizes=",".join(map(str, sizes)))
 
-    def __init__(self, config, input_shape):
+    def __init__(self, config: Config, input_shape: tuple[int, int, int]):
         super().__init__(config, input_shape)
         c = config
         h, w, ch = self.input_shape
@@ -136,21 +140,21 @@ class GuidedVAE(FactorBatches, VAE):
         template = torch.sigmoid(self.template).expand(len(z_t), -1, -1, -1)
         return F.grid_sample(template, grid, padding_mode="zeros", align_corners=False)
 
-    def regularizer(self, kl, mu, logvar, z, step):
+    def regularizer(self, kl: Tensor, mu: Tensor, logvar: Tensor, z: Tensor, step: int) -> dict[str, Tensor]:
         return {"beta_kl": self.config.beta * kl}
 
-    def extra_terms(self, s):
+    def extra_terms(self, s: Step) -> tuple[dict[str, Tensor], dict[str, Tensor]]:
         c = self.config
         if c.mode == "unsupervised":
             light = self.light_decode(s.z[:, :c.geometric_latents]).clamp(1e-4, 1 - 1e-4)
-            light_rec = self.reconstruction_loss(s.x, torch.logit(light))
+            light_rec = self.likelihood_loss(s.x, torch.logit(light))
             penalty = orthogonality_penalty(self.affine)
             return ({"light": c.light_weight * light_rec, "orthogonal": c.orthogonality * penalty},
                     {"light_reconstruction": light_rec, "orthogonality_penalty": penalty})
         if s.factors is None:
             raise ConfigError("guided_vae mode=supervised needs each batch's factors (labels); train it with "
                               "vision.fit(..., factors=FACTORS)")
-        excitation, inhibition, adversary, correct = 0.0, 0.0, 0.0, 0.0
+        excitation = inhibition = adversary = correct = s.z.new_zeros(())  # sums over the factors
         for k, (clf, adv) in enumerate(zip(self.classifiers, self.adversaries)):
             y = s.factors[:, k]
             rest = torch.cat([s.z[:, :k], s.z[:, k + 1:]], dim=1)
@@ -166,13 +170,14 @@ class GuidedVAE(FactorBatches, VAE):
     def configure_optimizers(self) -> dict[str, torch.optim.Optimizer]:
         c = self.config
         model = [p for name, p in self.named_parameters() if not name.startswith("adversaries.")]
-        optimizers = {"model": torch.optim.Adam(model, lr=c.lr, betas=(c.adam_beta1, c.adam_beta2))}
+        optimizers: dict[str, torch.optim.Optimizer] = {
+            "model": torch.optim.Adam(model, lr=c.lr, betas=(c.adam_beta1, c.adam_beta2))}
         if c.mode == "supervised":
             optimizers["adversary"] = torch.optim.Adam(self.adversaries.parameters(), lr=c.adversary_lr,
                                                        betas=(c.adam_beta1, c.adam_beta2))
         return optimizers
 
-    def update(self, losses, optimizers) -> None:
+    def update(self, losses: dict[str, Tensor], optimizers: dict[str, torch.optim.Optimizer]) -> None:
         if self.config.mode == "unsupervised":
             return super().update(losses, optimizers)
         # the encoder's inhibition gradient on the adversaries (which would teach them to be uninformative) is dropped

@@ -42,11 +42,15 @@ def mutual_information_bound(cat_logits: Tensor | None, cat_codes: Tensor | None
     """L_I = E[log Q(c|x)] + H(c) in nats, batch mean, for a uniform categorical code (integer
     ``cat_codes`` [n], Q's ``cat_logits`` [n, K]) and U(−1, 1) continuous codes (``cont_codes``
     [n, D], Q's unit-variance Gaussian means ``cont_mean``). Either part may be None."""
-    bound = 0.0
+    bound: Tensor | float = 0.0
     if cat_logits is not None:
+        if cat_codes is None:
+            raise TypeError("cat_logits needs cat_codes")
         log_q = F.log_softmax(cat_logits, dim=1).gather(1, cat_codes[:, None]).squeeze(1)
         bound = bound + log_q.mean() + math.log(cat_logits.shape[1])
     if cont_mean is not None:
+        if cont_codes is None:
+            raise TypeError("cont_mean needs cont_codes")
         log_q = -0.5 * (LOG_2PI + (cont_codes - cont_mean).pow(2)).sum(1)
         bound = bound + log_q.mean() + cont_mean.shape[1] * UNIFORM_ENTROPY
     return torch.as_tensor(bound)
@@ -90,7 +94,9 @@ class InfoGAN(Method):
             if not self.disc_lr > 0:
                 raise ConfigError(f"disc_lr={self.disc_lr} must be > 0")
 
-    def __init__(self, config, input_shape):
+    config: Config
+
+    def __init__(self, config: Config, input_shape: tuple[int, int, int]):
         super().__init__(config, input_shape)
         c = config
         self.generator = ConvDecoder(self.input_shape, c.noise_dim + c.categories + c.z_dim)
@@ -112,6 +118,8 @@ class InfoGAN(Method):
     def generator_input(self, noise: Tensor, categories: Tensor | None, cont: Tensor) -> Tensor:
         parts = [noise]
         if self.config.categories:
+            if categories is None:
+                raise TypeError(f"the generator takes {self.config.categories} categories; got None")
             parts.append(F.one_hot(categories, self.config.categories).to(cont.dtype))
         return torch.cat(parts + [cont], dim=1)
 
@@ -151,7 +159,7 @@ class InfoGAN(Method):
         return {"model": torch.optim.Adam(g + q, lr=c.lr, betas=(c.adam_beta1, c.adam_beta2)),
                 "discriminator": torch.optim.Adam(d, lr=c.disc_lr, betas=(c.adam_beta1, c.adam_beta2))}
 
-    def update(self, losses, optimizers) -> None:
+    def update(self, losses: dict[str, Tensor], optimizers: dict[str, torch.optim.Optimizer]) -> None:
         d, g, q = self._groups()
         info, g_adv, d_loss = losses["info"], losses["generator"], losses["discriminator"]
         grads_g = torch.autograd.grad(g_adv + info, g, retain_graph=True, allow_unused=True)

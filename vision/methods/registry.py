@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, TypeVar
+
 from vision.errors import UnknownMethodError
 
-_METHODS: dict[str, type] = {}
+if TYPE_CHECKING:
+    from vision.methods.base import Method
+
+_M = TypeVar("_M", bound="type[Method]")
+_METHODS: dict[str, type[Method]] = {}
 
 
-def register(cls):
+def register(cls: _M) -> _M:
     """Class decorator: make ``cls`` available under ``cls.name``."""
     if cls.name in _METHODS and _METHODS[cls.name] is not cls:
         raise ValueError(f"vision method {cls.name!r} is registered twice "
@@ -16,7 +22,7 @@ def register(cls):
     return cls
 
 
-def get(name: str) -> type:
+def get(name: str) -> type[Method]:
     """The method class registered as ``name``."""
     try:
         return _METHODS[name]

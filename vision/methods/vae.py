@@ -24,6 +24,8 @@ class VAE(AutoEncoder):
     class Config(AutoEncoder.Config):
         pass
 
+    config: Config
+
 
 @register
 class BetaVAE(VAE):
@@ -49,10 +51,12 @@ class BetaVAE(VAE):
             check_nonnegative(self, "beta")
             check_nonnegative(self, "beta_warmup")
 
+    config: Config
+
     def kl_weight(self, step: int) -> float:
         """β at training step ``step`` (0-based): linear from 0 over ``beta_warmup`` steps, then β."""
         warmup = self.config.beta_warmup
         return self.config.beta * (min(1.0, (step + 1) / warmup) if warmup else 1.0)
 
-    def regularizer(self, kl: Tensor, mu, logvar, z, step) -> Tensor:
+    def regularizer(self, kl: Tensor, mu: Tensor, logvar: Tensor, z: Tensor, step: int) -> Tensor:
         return self.kl_weight(step) * kl
