@@ -1,11 +1,13 @@
 # Two commands set everything up on a fresh machine: `make quickstart` and `make test`.
 # The first call creates .venv, installs the pinned CPU build of torch first (override with
-# `make TORCH_SPEC='torch==X.Y --index-url ...'` elsewhere), then the toolkit itself.
+# `make TORCH_SPEC='torch==X.Y --index-url ...'` elsewhere), then the toolkit itself with the
+# EXTRAS it names (CI adds `mujoco`, so the Reach tests run there instead of skipping).
 PYTHON ?= python3
 VENV ?= .venv
 TORCH_SPEC ?= torch==2.13.0
+EXTRAS ?= dev
 BIN := $(VENV)/bin
-STAMP := $(VENV)/.installed
+STAMP := $(VENV)/.installed.$(EXTRAS)
 
 .PHONY: install quickstart test test-slow bench clean
 
@@ -14,7 +16,7 @@ install: $(STAMP)
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet $(TORCH_SPEC)
-	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	$(BIN)/python -m pip install --quiet -e '.[$(EXTRAS)]'
 	touch $(STAMP)
 
 quickstart: $(STAMP)
