@@ -1,11 +1,12 @@
 # Two commands set everything up on a fresh machine: `make quickstart` and `make test`.
 # The first call creates .venv, installs the pinned CPU build of torch first (override with
 # `make TORCH_SPEC='torch==X.Y --index-url ...'` elsewhere), then the toolkit itself with the
-# EXTRAS it names (CI adds `mujoco`, so the Reach tests run there instead of skipping).
+# EXTRAS it names: `mujoco` (a small wheel) by default, so the Reach tests run instead of skipping;
+# `make EXTRAS=dev test` leaves it out.
 PYTHON ?= python3
 VENV ?= .venv
 TORCH_SPEC ?= torch==2.13.0
-EXTRAS ?= dev
+EXTRAS ?= dev,mujoco
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed.$(EXTRAS)
 
