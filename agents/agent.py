@@ -34,7 +34,6 @@ from typing import Any, Sequence
 import gymnasium
 import numpy as np
 import torch
-from stable_baselines3 import A2C, DQN, PPO, SAC
 from stable_baselines3.common.base_class import BaseAlgorithm
 from stable_baselines3.common.callbacks import BaseCallback
 from stable_baselines3.common.logger import Logger, TensorBoardOutputFormat
@@ -47,12 +46,12 @@ import envs
 import vision
 from agents import episodic, storage
 from agents.episodic import EpisodicControl
-from artifacts import package_version, temporary_folder
-from agents.hyperparams import defaults_for
+from agents.hyperparams import ALGORITHMS, defaults_for
 from agents.latent import CodeStandardizer, FactorObservations, LatentObservations
 from agents.storage import AgentFileError
+from artifacts import package_version, temporary_folder
+from artifacts.registry import Registry
 
-ALGORITHMS: dict[str, type] = {"ppo": PPO, "a2c": A2C, "dqn": DQN, "sac": SAC, "ec": EpisodicControl}
 ENCODER_FILE, SPEC_FILE = "encoder.pt", "agent.json"
 
 
@@ -127,15 +126,12 @@ class Variant:
         return backbone if self.swappable and backbone else self.vision_method
 
 
-VARIANTS: dict[str, Variant] = {}
+VARIANTS: Registry[Variant] = Registry("agent variant", hint="README's tour describes each.")
 
 
 def register_variant(v: Variant) -> Variant:
     """Make ``v`` selectable by name (``variants=[...]``, ``darla act --variant``)."""
-    if v.name in VARIANTS and VARIANTS[v.name] != v:
-        raise ValueError(f"agent variant {v.name!r} is registered twice")
-    VARIANTS[v.name] = v
-    return v
+    return VARIANTS.add(v.name, v)
 
 
 for _v in (
@@ -151,10 +147,7 @@ for _v in (
 
 
 def variant(name: str) -> Variant:
-    try:
-        return VARIANTS[name]
-    except KeyError:
-        raise KeyError(f"unknown agent variant {name!r}; known: {sorted(VARIANTS)}") from None
+    return VARIANTS.get(name)
 
 
 class EncoderFeatures(BaseFeaturesExtractor):
@@ -260,7 +253,7 @@ def train(variant_name: str, env_id: str, out_dir: str | os.PathLike, *, steps: 
     plain_policy_kwargs = _jsonable(hp.get("policy_kwargs", {}))
     # a copy: SB3 adds its own entries (A2C's optimizer class) to the dict it is given
     hp["policy_kwargs"] = spec.input.policy_kwargs(dict(plain_policy_kwargs), encoder_path)
-    model = ALGORITHMS[algo](spec.input.policy, venv, seed=seed, device=device, verbose=0, **hp)
+    model = ALGORITHMS.get(algo).cls(spec.input.policy, venv, seed=seed, device=device, verbose=0, **hp)
     # An explicit logger: TensorBoard events exactly where asked, and no stray /tmp/SB3-* folders.
     outputs = [TensorBoardOutputFormat(str(tensorboard_dir))] if tensorboard_dir else []
     model.set_logger(Logger(str(tensorboard_dir) if tensorboard_dir else None, outputs))
@@ -283,17 +276,12 @@ def train(variant_name: str, env_id: str, out_dir: str | os.PathLike, *, steps: 
 def check_algorithm(algo: str, variant_name: str, env_id: str, hyperparams: dict | None = None) -> None:
     """Fail before any work when ``algo`` cannot train ``variant_name`` with these settings (EC reads
     vectors only and needs k ≤ buffer_size); ``darla run`` calls it while validating its config."""
-    if algo not in ALGORITHMS:
-        raise KeyError(f"unknown RL algorithm {algo!r}; known: {sorted(ALGORITHMS)}")
     check_actions(algo, env_id)
-    if ALGORITHMS[algo] is EpisodicControl:
+    if ALGORITHMS.get(algo).cls is EpisodicControl:
         episodic.check_input(variant_name, variant(variant_name).input.policy,
                              [name for name, v in VARIANTS.items() if v.input.policy == "MlpPolicy"])
         hp = defaults_for(algo, env_id, hyperparams, variant(variant_name).input.reads)
         episodic.check_settings(**{k: hp.get(k, v) for k, v in episodic._default_settings().items()})
-
-
-DISCRETE_ONLY, CONTINUOUS_ONLY = ("dqn", "ec"), ("sac",)  # PPO and A2C act in either
 
 
 def check_actions(algo: str, env_id: str) -> None:
@@ -304,11 +292,10 @@ def check_actions(algo: str, env_id: str) -> None:
         action_space = env.action_space
     finally:
         env.close()
-    continuous = isinstance(action_space, gymnasium.spaces.Box)
-    unfit = DISCRETE_ONLY if continuous else CONTINUOUS_ONLY
-    if algo in unfit:
-        fits = sorted(a for a in ALGORITHMS if a not in unfit)
-        raise ValueError(f"{algo} cannot act in {env_id}: its actions are {'continuous' if continuous else 'discrete'} "
+    kind = "continuous" if isinstance(action_space, gymnasium.spaces.Box) else "discrete"
+    if ALGORITHMS.get(algo).actions not in (kind, "any"):
+        fits = sorted(name for name, a in ALGORITHMS.items() if a.actions in (kind, "any"))
+        raise ValueError(f"{algo} cannot act in {env_id}: its actions are {kind} "
                          f"({action_space}); algorithms that fit: {', '.join(fits)}")
 
 
@@ -325,16 +312,16 @@ def load(path: str | os.PathLike, device: str = "cpu") -> TrainedAgent:
     spec = storage.read_json(spec_file, "an agent record written by `darla act`")
     if spec.get("variant") not in VARIANTS or spec.get("algo") not in ALGORITHMS:
         raise AgentFileError(f"{spec_file} names variant {spec.get('variant')!r} and algorithm {spec.get('algo')!r}; "
-                             f"known variants: {sorted(VARIANTS)}, algorithms: {sorted(ALGORITHMS)}")
+                             f"known variants: {VARIANTS.names()}, algorithms: {ALGORITHMS.names()}")
     kind = variant(spec["variant"])
     if isinstance(spec.get("domains"), dict):  # a level-1 env: its domains as the agent was trained with them
         envs.register_domains(spec.get("env_id"), spec["domains"], spec.get("env_kwargs"))
     encoder_file = _encoder_file(path, spec.get("encoder"), spec_file, needed=kind.vision_method is not None)
     extractor = kind.input.extractor(encoder_file)
-    if ALGORITHMS[spec["algo"]] is EpisodicControl:
+    if ALGORITHMS.get(spec["algo"]).cls is EpisodicControl:
         model = EpisodicControl.load(path)
     else:
-        model = storage.load(path, ALGORITHMS, spec["algo"], device, extractor)
+        model = storage.load(path, ALGORITHMS.get(spec["algo"]).cls, spec["algo"], device, extractor)
     encoder = vision.load_encoder(encoder_file) if kind.input.frozen_encoder else None
     standardizer = None
     if spec.get("standardize") or "standardization" in spec:  # a swapped encoder is refused
@@ -395,7 +382,7 @@ def _constructor_hyperparams(record: dict) -> dict:
     overrides, as in :func:`train`), for rebuilding it on load; other keys are not SB3's."""
     hp = defaults_for(record["algo"], record["env_id"], record.get("hyperparams"),
                       variant(record["variant"]).input.reads)
-    accepted = set(inspect.signature(ALGORITHMS[record["algo"]]).parameters)
+    accepted = set(inspect.signature(ALGORITHMS.get(record["algo"]).cls).parameters)
     accepted -= {"policy", "env", "policy_kwargs", "seed", "device", "verbose", "tensorboard_log",
                  "_init_setup_model"}
     return {k: v for k, v in hp.items() if k in accepted}

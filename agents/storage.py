@@ -75,10 +75,10 @@ def save(folder: Path, model: BaseAlgorithm, algo: str, hyperparams: Mapping[str
 
 
 # -- loading ---------------------------------------------------------------------------------------
-def load(folder: Path, algorithms: Mapping[str, type[BaseAlgorithm]], algo: str, device: str = "cpu",
+def load(folder: Path, cls: type[BaseAlgorithm], algo: str, device: str = "cpu",
          features_extractor: tuple[type, dict] | None = None) -> BaseAlgorithm:
     """A fresh ``algo`` model rebuilt from ``folder``'s ``policy.json``, with the weights of
-    ``policy.safetensors``; the class comes from ``algorithms``, never from the file.
+    ``policy.safetensors``; the class ``cls`` comes from the caller (the algorithm registry), never from the file.
 
     ``features_extractor`` (class, kwargs) supplies the extractor a policy was saved with (its
     class name is recorded; the class itself comes from the caller, never from the file)."""
@@ -93,7 +93,6 @@ def load(folder: Path, algorithms: Mapping[str, type[BaseAlgorithm]], algo: str,
         raise AgentFileError(f"{path} describes a {description.get('algo')!r} model but the agent record says "
                              f"{algo!r}; the folder mixes files of two agents: retrain it")
     try:
-        cls = algorithms[algo]
         policy_kwargs = _decode(description["policy_kwargs"])
         hyperparams = _decode(description["hyperparams"])
         observation_space = _space_from_json(description["observation_space"])
@@ -101,7 +100,7 @@ def load(folder: Path, algorithms: Mapping[str, type[BaseAlgorithm]], algo: str,
         n_envs, policy, wanted = int(description["n_envs"]), description["policy"], description["features_extractor"]
     except (KeyError, TypeError, ValueError) as err:
         raise AgentFileError(f"{path} is not a valid policy description ({type(err).__name__}: {err}); "
-                             f"known algorithms: {sorted(algorithms)}; retrain the agent") from None
+                             "retrain the agent") from None
     if policy not in cls.policy_aliases:
         raise AgentFileError(f"{path} names policy {policy!r}; {algo} knows {sorted(cls.policy_aliases)}")
     given = features_extractor[0].__name__ if features_extractor else None

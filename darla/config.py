@@ -111,8 +111,8 @@ class RunConfig:
         unknown = [v for v in self.variants if v not in agents.VARIANTS]
         if unknown or not self.variants:
             raise ValueError(f"unknown variant(s) {unknown or '(none given)'}; known: {list(agents.VARIANTS)}")
-        if self.agent.algo not in agents.hyperparams.algorithms():
-            raise ValueError(f"unknown RL algorithm {self.agent.algo!r}; known: {agents.hyperparams.algorithms()}")
+        if self.agent.algo not in agents.ALGORITHMS:
+            raise ValueError(agents.ALGORITHMS.unknown_message(self.agent.algo))
         if not self.seeds or len(set(self.seeds)) != len(self.seeds):
             raise ValueError(f"seeds must be a non-empty list of distinct integers, got {self.seeds}")
         import envs.collect
@@ -270,7 +270,7 @@ def _check_sections(config: "RunConfig") -> None:
         except (KeyError, ValueError) as err:
             message = f"agent.algo={config.agent.algo}: {err.args[0] if err.args else err}"
             problems += [] if message in problems else [message]
-    algo = agents.ALGORITHMS[config.agent.algo]
+    algo = agents.ALGORITHMS.get(config.agent.algo).cls
     accepted = (set(inspect.signature(algo).parameters) | {"n_envs"}) - {
         "policy", "env", "seed", "device", "verbose", "tensorboard_log", "_init_setup_model"}
     for where, given in [("agent.hyperparams", config.agent.hyperparams),

@@ -53,13 +53,13 @@ from pathlib import Path
 from typing import Any, Callable
 
 from artifacts import remove_temporaries, write_json_atomic, write_text_atomic
+from artifacts.registry import Registry
 from darla import config as config_module
 from darla.config import FREE_FORM, RunConfig
 from darla.stages import MARKER, PENDING, Stages, locked, read_record
 
 SPEC_FILE, POINTS = "sweep.json", "points"
 SPEC_KEYS = {"base", "overrides", "axes", "description"}
-BACKENDS = ("serial", "processes", "ray")
 
 
 class SweepError(ValueError):
@@ -335,14 +335,15 @@ class RayBackend(Backend):
         return self.ray.get(handle)
 
 
+# name -> factory(workers, address)
+BACKENDS: Registry[Callable[[int | None, str | None], Backend]] = Registry("sweep back-end", error=SweepError)
+BACKENDS.add("serial", lambda workers, address: SerialBackend())
+BACKENDS.add("processes", lambda workers, address: ProcessesBackend(workers))
+BACKENDS.add("ray", lambda workers, address: RayBackend(address, workers))
+
+
 def make_backend(name: str, workers: int | None = None, address: str | None = None) -> Backend:
-    if name == "serial":
-        return SerialBackend()
-    if name == "processes":
-        return ProcessesBackend(workers)
-    if name == "ray":
-        return RayBackend(address, workers)
-    raise SweepError(f"unknown back-end {name!r}; known: {', '.join(BACKENDS)}")
+    return BACKENDS.get(name)(workers, address)
 
 
 def resources_for(task, config: RunConfig, gpus: bool) -> dict:
@@ -443,8 +444,7 @@ class Outcome:
 
 def prepare(spec_source, sweep_dir: str | Path, backend: str = "processes") -> tuple[dict, list[Point]]:
     """The spec and its points, everything validated; refuses a directory holding another spec."""
-    if backend not in BACKENDS:
-        raise SweepError(f"unknown back-end {backend!r}; known: {', '.join(BACKENDS)}")
+    BACKENDS.check(backend)
     spec = load_spec(spec_source)
     points = expand(spec)
     recorded = read_spec(sweep_dir)

@@ -15,17 +15,32 @@ from __future__ import annotations
 
 import importlib
 import inspect
-from typing import Any, Callable, Mapping
+from dataclasses import dataclass
+from typing import Any, Callable, Literal, Mapping
 
 import gymnasium
 
+from artifacts.registry import Registry
 from envs import wrappers
 from envs.factors import FactorSpace
 
-_ENVS: dict[str, str] = {}
-_ENV_SPACES: dict[str, str] = {}  # env id -> "module:function" building its FactorSpace without the env
-_GROUND_TRUTH: dict[str, tuple[Callable[..., FactorSpace], str]] = {}
-_DOMAINS: dict[str, dict[str, dict[str, Any]]] = {}  # level-1 env id -> domain -> {"kwargs", "wrappers"}
+
+@dataclass(frozen=True)
+class EnvEntry:
+    """One registered name: a gymnasium env with ground truth (``env``), a procedural dataset
+    (``dataset``) or an env without ground truth whose domains a run config declares (``level1``)."""
+
+    kind: Literal["env", "dataset", "level1"]
+    description: str
+    # env: "module:function" building its FactorSpace without making the env (or None: ask the env);
+    # dataset: the FactorSpace factory itself
+    factor_space: Callable[..., FactorSpace] | str | None = None
+    domains: Mapping[str, dict[str, Any]] | None = None  # level 1: domain -> {"kwargs", "wrappers"}
+
+
+# Registering a name again replaces its entry: a run config re-declares its level-1 domains.
+ENVIRONMENTS: Registry[EnvEntry] = Registry(
+    "environment or dataset", hint="Run `darla envs` to see each with its factors and domains.", replace=True)
 DOMAIN_KEYS = ("kwargs", "wrappers")
 # gymnasium.make's own keyword arguments, accepted in a domain's kwargs beside the constructor's
 MAKE_KWARGS = ("max_episode_steps", "disable_env_checker", "render_mode")
@@ -44,14 +59,12 @@ def register_env(env_id: str, entry_point: str, description: str, factor_space: 
     metrics' bookkeeping and config checks work where the simulator is not installed."""
     if env_id not in gymnasium.registry:
         gymnasium.register(env_id, entry_point=entry_point, **kwargs)
-    _ENVS[env_id] = description
-    if factor_space is not None:
-        _ENV_SPACES[env_id] = factor_space
+    ENVIRONMENTS.add(env_id, EnvEntry("env", description, factor_space))
 
 
 def register_ground_truth(name: str, factory: Callable[..., FactorSpace], description: str) -> None:
     """Register a procedural dataset: ``factory(**kwargs)`` returns its FactorSpace."""
-    _GROUND_TRUTH[name] = (factory, description)
+    ENVIRONMENTS.add(name, EnvEntry("dataset", description, factory))
 
 
 def register_domains(env_id: str, domains: Mapping[str, Mapping], env_kwargs: Mapping | None = None) -> dict:
@@ -62,7 +75,7 @@ def register_domains(env_id: str, domains: Mapping[str, Mapping], env_kwargs: Ma
     Checked here, before any stage runs (:func:`check_domains`); returns the normalised domains.
     Declaring them again replaces them: the latest run config's definitions hold in this process."""
     checked = check_domains(env_id, domains, env_kwargs)
-    _DOMAINS[env_id] = checked
+    ENVIRONMENTS.add(env_id, EnvEntry("level1", f"no ground truth (level 1); domains {list(checked)}", domains=checked))
     return checked
 
 
@@ -71,7 +84,7 @@ def check_domains(env_id: str, domains: Mapping[str, Mapping], env_kwargs: Mappi
     a kwarg the env's constructor does not accept, an unknown wrapper; then each domain's env is
     made once to check that it observes uint8 images whose sides are multiples of 16, the same shape
     in every domain (a policy trained on the source acts unchanged on the others)."""
-    if env_id in _ENVS or env_id in _GROUND_TRUTH:
+    if env_id in ENVIRONMENTS and _entry(env_id).kind != "level1":
         raise ValueError(f"{env_id} has ground truth and declares its own domains "
                          f"({make_factor_space(env_id, **dict(env_kwargs or {})).declared_domains}); "
                          "`domains` in a config is for envs without ground truth (level 1, docs/your_env.md)")
@@ -152,31 +165,39 @@ def _make_domain(env_id: str, domain: dict, env_kwargs: Mapping) -> gymnasium.En
     return wrappers.apply_wrappers(env, domain["wrappers"])
 
 
+def _entry(name: str) -> EnvEntry:
+    return ENVIRONMENTS.get(name)
+
+
+def _kind(name: str) -> str | None:
+    return ENVIRONMENTS.get(name).kind if name in ENVIRONMENTS else None
+
+
 def available() -> dict[str, str]:
     """Every registered name (environments first, then datasets, then envs without ground truth)
     with its one-line description."""
-    return {**_ENVS, **{name: desc for name, (_, desc) in _GROUND_TRUTH.items()},
-            **{name: f"no ground truth (level 1); domains {list(d)}" for name, d in _DOMAINS.items()}}
+    order = ("env", "dataset", "level1")
+    return {name: e.description for name, e in sorted(ENVIRONMENTS.items(), key=lambda item: order.index(item[1].kind))}
 
 
 def is_env(name: str) -> bool:
-    return name in _ENVS or name in _DOMAINS
+    return _kind(name) in ("env", "level1")
 
 
 def has_ground_truth(name: str) -> bool:
     """Whether ``name`` has a FactorSpace (level 2); False for a level-1 env."""
-    return name not in _DOMAINS
+    return _kind(name) != "level1"
 
 
 def level1_domains(name: str) -> dict | None:
     """The kwargs and wrappers of each domain of a level-1 env (None for an env with ground truth)."""
-    return _DOMAINS.get(name)
+    return dict(_entry(name).domains or {}) if _kind(name) == "level1" else None
 
 
 def declared_domains(name: str, **kwargs) -> list[str]:
     """The domains an env or dataset declares, its training (source) domain first, at either level."""
-    if name in _DOMAINS:
-        return list(_DOMAINS[name])
+    if _kind(name) == "level1":
+        return list(_entry(name).domains or {})
     return make_factor_space(name, **kwargs).declared_domains
 
 
@@ -187,38 +208,37 @@ def env_version(name: str) -> int | None:
 
 
 def check_name(name: str) -> None:
-    if name not in _ENVS and name not in _GROUND_TRUTH and name not in _DOMAINS:
-        raise KeyError(f"unknown environment or dataset {name!r}; known: {sorted(available())}. "
-                       "Run `darla envs` to see each with its factors and domains.")
+    ENVIRONMENTS.get(name)
 
 
 def make_env(env_id: str, **kwargs) -> gymnasium.Env:
     """``gymnasium.make`` with the toolkit's error for an unknown id. For a level-1 env,
     ``domain`` (default: its source) selects the constructor kwargs and wrappers it is made with."""
-    check_name(env_id)
-    if env_id in _DOMAINS:
-        domains = _DOMAINS[env_id]
+    entry = _entry(env_id)
+    if entry.kind == "level1":
+        domains = dict(entry.domains or {})
         name = kwargs.pop("domain", None) or next(iter(domains))
         if name not in domains:
             raise ValueError(f"{env_id} has no domain {name!r}; its domains: {list(domains)}")
         return _make_domain(env_id, domains[name], kwargs)
-    if not is_env(env_id):
-        raise ValueError(f"{env_id!r} is a dataset, not an environment; environments: {sorted(_ENVS)}")
+    if entry.kind == "dataset":
+        raise ValueError(f"{env_id!r} is a dataset, not an environment; environments: "
+                         f"{sorted(name for name in ENVIRONMENTS if is_env(name))}")
     return gymnasium.make(env_id, **kwargs)
 
 
 def make_factor_space(name: str, **kwargs) -> FactorSpace:
     """The ground-truth factor space of a registered environment or dataset."""
-    check_name(name)
-    if name in _DOMAINS:
+    entry = _entry(name)
+    if entry.kind == "level1":
         raise NoGroundTruthError(
             f"{name} has no ground truth: it is a level-1 env, whose domains are sets of kwargs and wrappers "
-            f"({list(_DOMAINS[name])}); factor sampling, the oracle variant and the disentanglement metrics need "
+            f"({list(entry.domains or {})}); factor sampling, the oracle variant and the disentanglement metrics need "
             "an env with a FactorSpace (level 2, see docs/your_env.md)")
-    if name in _GROUND_TRUTH:
-        return _GROUND_TRUTH[name][0](**kwargs)
-    if name in _ENV_SPACES:
-        module, function = _ENV_SPACES[name].split(":")
+    if callable(entry.factor_space):
+        return entry.factor_space(**kwargs)
+    if isinstance(entry.factor_space, str):
+        module, function = entry.factor_space.split(":")
         return getattr(importlib.import_module(module), function)(**kwargs)
     env = gymnasium.make(name, **kwargs)
     try:

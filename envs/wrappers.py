@@ -35,6 +35,8 @@ import gymnasium
 import numpy as np
 from gymnasium import spaces
 
+from artifacts.registry import Registry
+
 MULTIPLE = 16  # the vision networks downsample by 2**4 (vision.networks.DOWNSAMPLE; envs may not import vision)
 LUMA = np.array([0.299, 0.587, 0.114])  # ITU-R BT.601, as cv2.COLOR_RGB2GRAY
 TEXTURES = ("noise", "checker", "stripes")
@@ -595,18 +597,19 @@ class SensorNoise(ImageTransform):
 
 
 # -- registry and specs ----------------------------------------------------------------------------
-_WRAPPERS: dict[str, tuple[Callable[..., gymnasium.Env], str]] = {}
-_ALIASES = {"greyscale": "grayscale", "color_jitter": "colour_jitter"}  # both spellings work
+WRAPPERS: Registry[tuple[Callable[..., gymnasium.Env], str]] = Registry(
+    "wrapper", error=WrapperError, hint="docs/wrappers.md describes each with its parameters.",
+    aliases={"greyscale": "grayscale", "color_jitter": "colour_jitter"})  # both spellings work
 
 
 def register_wrapper(name: str, factory: Callable[..., gymnasium.Env], description: str) -> None:
     """Make ``factory(env, **kwargs)`` available to specs as ``{"name": name, **kwargs}``."""
-    _WRAPPERS[name] = (factory, description)
+    WRAPPERS.add(name, (factory, description))
 
 
 def known_wrappers() -> dict[str, str]:
     """Every registered wrapper name with its one-line description."""
-    return {name: description for name, (_, description) in _WRAPPERS.items()}
+    return {name: description for name, (_, description) in WRAPPERS.items()}
 
 
 def _entry(entry: str | Mapping[str, Any]) -> tuple[str, dict]:
@@ -619,10 +622,8 @@ def _entry(entry: str | Mapping[str, Any]) -> tuple[str, dict]:
     else:
         raise WrapperError(f"a wrapper spec entry is a name or a mapping with a 'name' key "
                            f"(e.g. {{\"name\": \"blur\", \"sigma\": 1.0}}), got {entry!r}")
-    name = _ALIASES.get(name, name)
-    if name not in _WRAPPERS:
-        raise WrapperError(f"unknown wrapper {name!r}; known wrappers: {sorted(_WRAPPERS)}")
-    params = inspect.signature(_WRAPPERS[name][0]).parameters
+    name = WRAPPERS.check(name)
+    params = inspect.signature(WRAPPERS.get(name)[0]).parameters
     accepted = [p for p in list(params)[1:] if params[p].kind not in (params[p].VAR_POSITIONAL, params[p].VAR_KEYWORD)]
     unknown = sorted(set(kwargs) - set(accepted))
     if unknown and not any(p.kind == p.VAR_KEYWORD for p in params.values()):
@@ -648,7 +649,7 @@ def apply_wrappers(env: gymnasium.Env, spec: Sequence) -> gymnasium.Env:
     ``[{"name": "resize", "size": 64}, {"name": "hue_rotate", "degrees": 90}, "grayscale"]``."""
     for position, (name, kwargs) in enumerate(check_spec(spec)):
         try:
-            env = _WRAPPERS[name][0](env, **kwargs)
+            env = WRAPPERS.get(name)[0](env, **kwargs)
         except WrapperError as e:
             raise WrapperError(f"{e} (spec entry {position})") from e
         except (TypeError, ValueError) as e:

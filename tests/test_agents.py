@@ -198,20 +198,29 @@ def test_oracle_trains_saves_and_reloads_without_an_encoder(tmp_path):
     assert a == transfer.evaluate(agents.load(out), ["target"], episodes=2, seed=3, n_envs=2)
 
 
-def test_rl_defaults_are_layered_by_env_and_by_what_the_policy_reads(monkeypatch):
+def test_rl_defaults_are_layered_by_env_and_by_what_the_policy_reads():
+    from stable_baselines3 import PPO
+
     from agents import hyperparams
 
-    monkeypatch.setitem(hyperparams.DEFAULTS, "ppo", {
+    hyperparams.register_algorithm("ppo_layers", PPO, "any", {
         "*": {"n_epochs": 4, "learning_rate": 3e-4, "gamma": 0.99},
         ("*", "latents"): {"n_epochs": 8},
         "darla/Room-v1": {"gamma": 0.95, "n_epochs": 5},
         ("darla/Room-v1", "latents"): {"learning_rate": 1e-3},
     })
-    assert hyperparams.defaults_for("ppo", "darla/Room-v1", reads="latents") == \
-        {"n_epochs": 5, "learning_rate": 1e-3, "gamma": 0.95}
-    assert hyperparams.defaults_for("ppo", "darla/Room-v1", reads="frames") == \
-        {"n_epochs": 5, "learning_rate": 3e-4, "gamma": 0.95}
-    assert hyperparams.defaults_for("ppo", "other", {"gamma": 0.9}, reads="latents") == \
-        {"n_epochs": 8, "learning_rate": 3e-4, "gamma": 0.9}
+    try:
+        assert hyperparams.defaults_for("ppo_layers", "darla/Room-v1", reads="latents") == \
+            {"n_epochs": 5, "learning_rate": 1e-3, "gamma": 0.95}
+        assert hyperparams.defaults_for("ppo_layers", "darla/Room-v1", reads="frames") == \
+            {"n_epochs": 5, "learning_rate": 3e-4, "gamma": 0.95}
+        assert hyperparams.defaults_for("ppo_layers", "other", {"gamma": 0.9}, reads="latents") == \
+            {"n_epochs": 8, "learning_rate": 3e-4, "gamma": 0.9}
+        with pytest.raises(ValueError, match="actions must be"):
+            hyperparams.register_algorithm("ppo_bad", PPO, "both", {})  # type: ignore[arg-type]
+        with pytest.raises(ValueError, match="RL algorithm 'ppo' is registered twice"):
+            hyperparams.register_algorithm("ppo", PPO, "any", {})
+    finally:
+        hyperparams.ALGORITHMS.remove("ppo_layers")
     assert {v: agents.variant(v).input.reads for v in ("darla", "darla_dae", "pixels", "darla_ft", "oracle")} == \
         {"darla": "latents", "darla_dae": "latents", "pixels": "frames", "darla_ft": "frames", "oracle": "factors"}

@@ -121,7 +121,7 @@ def test_sac_round_trips_through_the_storage_layer(tmp_path):
     with torch.no_grad():
         model.log_ent_coef.fill_(-0.5)
     storage.save(tmp_path, model, "sac", {"buffer_size": 16, "learning_rate": 3e-4})
-    loaded = storage.load(tmp_path, agents.ALGORITHMS, "sac")
+    loaded = storage.load(tmp_path, SAC, "sac")
     obs = np.random.default_rng(0).uniform(-1, 1, (5, 3)).astype(np.float32)
     np.testing.assert_array_equal(model.predict(obs, deterministic=True)[0], loaded.predict(obs, deterministic=True)[0])
     assert loaded.log_ent_coef.item() == pytest.approx(-0.5) and loaded.action_space == model.action_space

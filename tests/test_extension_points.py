@@ -45,7 +45,7 @@ class QuadrantInput(agents.AgentInput):
 @pytest.fixture
 def quadrant_variant():
     yield agents.register_variant(agents.Variant("quadrants", None, QuadrantInput(), "mean colour of each quarter"))
-    del VARIANTS["quadrants"]
+    VARIANTS.remove("quadrants")
 
 
 def test_a_variant_with_a_new_kind_of_input_trains_saves_reloads_and_transfers(tmp_path, quadrant_variant):
@@ -108,7 +108,7 @@ def lamp_env():
     envs.register_env("test/Lamp-v0", LampEnv, "a lamp to walk right, by day or by night")
     yield "test/Lamp-v0"
     del gymnasium.registry["test/Lamp-v0"]
-    del envs.registry._ENVS["test/Lamp-v0"]
+    envs.registry.ENVIRONMENTS.remove("test/Lamp-v0")
 
 
 def test_an_env_with_its_own_domain_names_runs_the_whole_pipeline(tmp_path, lamp_env):

@@ -48,7 +48,8 @@ def blob():
     gymnasium.register("test/Blob-v0", entry_point=Blob, max_episode_steps=10)
     yield "test/Blob-v0"
     del gymnasium.registry["test/Blob-v0"]
-    envs.registry._DOMAINS.pop("test/Blob-v0", None)
+    if "test/Blob-v0" in envs.registry.ENVIRONMENTS:
+        envs.registry.ENVIRONMENTS.remove("test/Blob-v0")
 
 
 def tiny(env, **changes):
@@ -82,7 +83,7 @@ def test_an_env_without_ground_truth_runs_see_act_transfer_and_the_report(tmp_pa
     assert not (run_dir / "metrics").exists()
 
     # a saved agent carries its env's domains: it acts on the target in a process that never declared them
-    envs.registry._DOMAINS.pop(blob)
+    envs.registry.ENVIRONMENTS.remove(blob)
     agent = agents.load(run_dir / "agent" / "pixels" / "seed0")
     obs = agent.make_env("target", n_envs=1, seed=0).reset()
     assert obs.shape == (1, 3, 48, 48)

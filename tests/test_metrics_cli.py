@@ -52,7 +52,7 @@ def test_score_models_errors():
         score_models(space, {"a": enc}, ["mig"], settings={"num_trian": 10})
     with pytest.raises(ValueError, match="metric 'mig' has no setting"):
         score_models(space, {"a": enc}, ["mig"], settings={"mig": {"num_test": 10}})
-    with pytest.raises(KeyError, match="known metrics"):
+    with pytest.raises(KeyError, match="unknown metric .mgi.; known: "):
         score_models(space, {"a": enc}, ["mgi"])
 
 

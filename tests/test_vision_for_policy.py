@@ -269,7 +269,7 @@ def method_on_a_dae():
             RESUMABLE = VAE.Config.RESUMABLE + ("base_checkpoint",)
 
     yield VAEOnDAE
-    del registry._METHODS["vae_on_dae"]
+    registry.METHODS.remove("vae_on_dae")
 
 
 @pytest.mark.timeout(600)

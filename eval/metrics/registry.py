@@ -11,10 +11,12 @@ import inspect
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Callable, Iterable, Mapping, Sequence, TypeVar
 
+from artifacts.registry import Registry
+
 if TYPE_CHECKING:
     from eval.metrics.utils import EncoderLike, RngOrSeed, SpaceLike
 
-_REGISTRY: dict[str, "Metric"] = {}
+METRICS: Registry[Metric] = Registry("metric", hint="docs/metrics.md describes each with its paper and settings.")
 _Fn = TypeVar("_Fn", bound=Callable[..., dict])
 
 
@@ -51,9 +53,7 @@ def register(name: str, *, paper: str, description: str, core: Callable | None =
     """Decorator registering ``fn(space, encoder, rng_or_seed, *, **settings)`` under ``name``."""
 
     def wrap(fn: _Fn) -> _Fn:
-        if name in _REGISTRY and _REGISTRY[name].fn is not fn:
-            raise ValueError(f"metric {name!r} is already registered")
-        _REGISTRY[name] = Metric(name, fn, paper, description, core, multi_encoder)
+        METRICS.add(name, Metric(name, fn, paper, description, core, multi_encoder))
         return fn
 
     return wrap
@@ -61,15 +61,12 @@ def register(name: str, *, paper: str, description: str, core: Callable | None =
 
 def names(include_multi_encoder: bool = True) -> list[str]:
     """Registered metric names, in registration order (UDR, which needs several models, last)."""
-    return [n for n, m in _REGISTRY.items() if include_multi_encoder or not m.multi_encoder]
+    return [n for n, m in METRICS.items() if include_multi_encoder or not m.multi_encoder]
 
 
 def get(name: str) -> Metric:
     """The metric called ``name``; an unknown name raises KeyError listing the known ones."""
-    try:
-        return _REGISTRY[name]
-    except KeyError:
-        raise KeyError(f"unknown metric {name!r}; known metrics: {', '.join(names())}") from None
+    return METRICS.get(name)
 
 
 def settings_per_metric(selected: Sequence[str], overrides: Mapping[str, Any]) -> dict[str, dict]:
@@ -79,17 +76,17 @@ def settings_per_metric(selected: Sequence[str], overrides: Mapping[str, Any]) -
     fails with ValueError before any scoring, listing what is accepted."""
     per_metric: dict[str, dict] = {name: {} for name in selected}
     for key, value in overrides.items():
-        if key in _REGISTRY:
+        if key in METRICS:
             if not isinstance(value, Mapping):
                 raise ValueError(f"override {key}= must be a dict of settings for metric {key!r}, got {value!r}")
-            wrong = sorted(set(value) - set(_REGISTRY[key].defaults))
+            wrong = sorted(set(value) - set(METRICS[key].defaults))
             if wrong:
                 raise ValueError(f"metric {key!r} has no setting(s) {wrong}; its settings are "
-                                 f"{sorted(_REGISTRY[key].defaults)}")
+                                 f"{sorted(METRICS[key].defaults)}")
             continue
-        takers = [name for name in selected if key in _REGISTRY[name].defaults]
+        takers = [name for name in selected if key in METRICS[name].defaults]
         if not takers:
-            accepted = sorted({s for name in selected for s in _REGISTRY[name].defaults})
+            accepted = sorted({s for name in selected for s in METRICS[name].defaults})
             raise ValueError(f"no selected metric ({', '.join(selected)}) has a setting {key!r}; "
                              f"settings they accept: {accepted}")
         for name in takers:
@@ -113,7 +110,7 @@ def evaluate(space: SpaceLike, encoder: EncoderLike, names: Iterable[str] | str 
 
     space = resolve_space(space)
     if names is None:
-        selected = [n for n, m in _REGISTRY.items() if not m.multi_encoder]
+        selected = [n for n, m in METRICS.items() if not m.multi_encoder]
     else:
         selected = [names] if isinstance(names, str) else list(names)
     for name in selected:
@@ -121,7 +118,7 @@ def evaluate(space: SpaceLike, encoder: EncoderLike, names: Iterable[str] | str 
     per_metric = settings_per_metric(selected, overrides)
     results = {}
     for name in selected:
-        metric = _REGISTRY[name]
+        metric = METRICS[name]
         settings = dict(per_metric[name])
         if domain is not None:
             settings["domain"] = domain
@@ -143,12 +140,12 @@ def score_models(space: SpaceLike, encoders: Mapping[str, EncoderLike], names: S
 
     space = resolve_space(space)
     if names is None:
-        names = [n for n, m in _REGISTRY.items() if not m.multi_encoder] + (["udr"] if len(encoders) > 1 else [])
+        names = [n for n, m in METRICS.items() if not m.multi_encoder] + (["udr"] if len(encoders) > 1 else [])
     names = list(names)
     for name in names:
         get(name)  # fail before any work on an unknown name
     per_metric = settings_per_metric(names, dict(settings or {}))
-    multi = [n for n in names if _REGISTRY[n].multi_encoder]
+    multi = [n for n in names if METRICS[n].multi_encoder]
     if multi and len(encoders) < 2:
         raise ValueError(f"{', '.join(multi)} compares several models: give at least 2 checkpoints")
     where = {"domain": domain} if domain else {}
@@ -157,12 +154,12 @@ def score_models(space: SpaceLike, encoders: Mapping[str, EncoderLike], names: S
         doc["scores"][label], doc["seconds"][label] = {}, {}
         for name in (n for n in names if n not in multi):
             start = time.perf_counter()
-            doc["scores"][label][name] = result = _REGISTRY[name](space, encoder, seed, **where, **per_metric[name])
+            doc["scores"][label][name] = result = METRICS[name](space, encoder, seed, **where, **per_metric[name])
             doc["seconds"][label][name] = round(time.perf_counter() - start, 3)
             log(f"{label}  {name:12s} {_brief(result)}  ({doc['seconds'][label][name]:.1f} s)")
     for name in multi:
         start = time.perf_counter()
-        result = _REGISTRY[name](space, list(encoders.values()), seed, **where, **per_metric[name])
+        result = METRICS[name](space, list(encoders.values()), seed, **where, **per_metric[name])
         doc[name] = {**result, "models": list(encoders)}
         doc["seconds"][name] = round(time.perf_counter() - start, 3)
         log(f"{name}: " + ", ".join(f"{m}={s:.3f}" for m, s in zip(encoders, result["model_scores"])))
