@@ -36,7 +36,7 @@ import numpy as np
 import torch
 from stable_baselines3.common.base_class import BaseAlgorithm
 from stable_baselines3.common.callbacks import BaseCallback
-from stable_baselines3.common.logger import Logger, TensorBoardOutputFormat
+from stable_baselines3.common.logger import KVWriter, Logger, TensorBoardOutputFormat
 from stable_baselines3.common.monitor import Monitor
 from stable_baselines3.common.torch_layers import BaseFeaturesExtractor
 from stable_baselines3.common.utils import set_random_seed
@@ -185,7 +185,7 @@ def make_vec_env(env_id: str, domain: str, n_envs: int, seed: int, env_kwargs: d
 class TrainedAgent:
     """A saved agent: its SB3 model, its (frozen) encoder, and how to build the envs it acts in."""
 
-    def __init__(self, spec: dict, model: BaseAlgorithm, encoder: vision.Encoder | None,
+    def __init__(self, spec: dict, model: BaseAlgorithm | EpisodicControl, encoder: vision.Encoder | None,
                  standardizer: CodeStandardizer | None = None):
         self.spec, self.model, self.encoder, self.standardizer = spec, model, encoder, standardizer
         self.variant = variant(spec["variant"])
@@ -244,18 +244,19 @@ def train(variant_name: str, env_id: str, out_dir: str | os.PathLike, *, steps: 
     if domain is None:
         domain = envs.registry.declared_domains(env_id, **(env_kwargs or {}))[0]
     venv = make_vec_env(env_id, domain, n_envs, seed, env_kwargs, factors=spec.input.ground_truth)
-    encoder = vision.load_encoder(encoder_path) if spec.vision_method else None
+    encoder = vision.load_encoder(encoder_path) if spec.vision_method and encoder_path is not None else None
     if encoder is not None and encoder.method != spec.vision_method and not spec.swappable:
         raise ValueError(f"variant {variant_name!r} expects a {spec.vision_method} checkpoint, got "
                          f"{encoder.method!r} from {encoder_path}")
-    standardizer = CodeStandardizer.from_encoder(encoder) if standardize and spec.input.frozen_encoder else None
+    standardizer = (CodeStandardizer.from_encoder(encoder)
+                    if standardize and spec.input.frozen_encoder and encoder is not None else None)
     venv = spec.input.wrap(venv, encoder, standardizer)
     plain_policy_kwargs = _jsonable(hp.get("policy_kwargs", {}))
     # a copy: SB3 adds its own entries (A2C's optimizer class) to the dict it is given
     hp["policy_kwargs"] = spec.input.policy_kwargs(dict(plain_policy_kwargs), encoder_path)
     model = ALGORITHMS.get(algo).cls(spec.input.policy, venv, seed=seed, device=device, verbose=0, **hp)
     # An explicit logger: TensorBoard events exactly where asked, and no stray /tmp/SB3-* folders.
-    outputs = [TensorBoardOutputFormat(str(tensorboard_dir))] if tensorboard_dir else []
+    outputs: list[KVWriter] = [TensorBoardOutputFormat(str(tensorboard_dir))] if tensorboard_dir else []
     model.set_logger(Logger(str(tensorboard_dir) if tensorboard_dir else None, outputs))
     model.learn(total_timesteps=steps, callback=list(callbacks), progress_bar=progress)
     venv.close()
@@ -268,7 +269,7 @@ def train(variant_name: str, env_id: str, out_dir: str | os.PathLike, *, steps: 
     if envs.registry.level1_domains(env_id) is not None:  # no ground truth: its domains are data the agent keeps
         record["domains"] = envs.registry.level1_domains(env_id)
     record["standardize"] = standardizer is not None
-    if standardizer is not None:
+    if standardizer is not None and encoder_path is not None:
         record["standardization"] = standardizer.record(encoder_path)
     return _save_atomically(Path(out_dir), model, record, encoder_path)
 
@@ -315,16 +316,17 @@ def load(path: str | os.PathLike, device: str = "cpu") -> TrainedAgent:
                              f"known variants: {VARIANTS.names()}, algorithms: {ALGORITHMS.names()}")
     kind = variant(spec["variant"])
     if isinstance(spec.get("domains"), dict):  # a level-1 env: its domains as the agent was trained with them
-        envs.register_domains(spec.get("env_id"), spec["domains"], spec.get("env_kwargs"))
+        envs.register_domains(str(spec.get("env_id")), spec["domains"], spec.get("env_kwargs"))
     encoder_file = _encoder_file(path, spec.get("encoder"), spec_file, needed=kind.vision_method is not None)
     extractor = kind.input.extractor(encoder_file)
+    model: BaseAlgorithm | EpisodicControl
     if ALGORITHMS.get(spec["algo"]).cls is EpisodicControl:
         model = EpisodicControl.load(path)
     else:
         model = storage.load(path, ALGORITHMS.get(spec["algo"]).cls, spec["algo"], device, extractor)
-    encoder = vision.load_encoder(encoder_file) if kind.input.frozen_encoder else None
+    encoder = vision.load_encoder(encoder_file) if kind.input.frozen_encoder and encoder_file is not None else None
     standardizer = None
-    if spec.get("standardize") or "standardization" in spec:  # a swapped encoder is refused
+    if encoder_file is not None and (spec.get("standardize") or "standardization" in spec):  # a swapped encoder is refused
         standardizer = CodeStandardizer.from_record(spec.get("standardization"), encoder_file, f"the agent at {path}")
     elif encoder_file is not None and "encoder_sha256" in spec and \
             spec["encoder_sha256"] not in vision.checkpoint.identities(encoder_file):
@@ -342,7 +344,7 @@ def _encoder_file(folder: Path, name, spec_file: Path, needed: bool) -> Path | N
     plain = (isinstance(name, str) and name not in ("", ".", "..") and not any(c in name for c in "/\\\0:")
              and Path(name).name == name)
     file = folder / name if plain else None
-    if not plain or file.is_symlink():
+    if file is None or file.is_symlink():
         raise AgentFileError(f"{spec_file}: encoder {name!r} must be the name of a file inside the agent folder "
                              f"(like {ENCODER_FILE!r}), not a path or link; put the checkpoint in the folder "
                              "and write its plain name")

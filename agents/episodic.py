@@ -219,11 +219,11 @@ class EpisodicControl:
                              "a frozen encoder first (variants darla, darla_ent, darla_dae) or the oracle")
         if policy_kwargs:
             raise ValueError(f"EC has no network, so policy_kwargs {policy_kwargs} mean nothing to it; drop them")
-        self.settings = {"k": k, "buffer_size": buffer_size, "gamma": gamma,
+        self.settings: dict[str, Any] = {"k": k, "buffer_size": buffer_size, "gamma": gamma,
                          "exploration_initial_eps": exploration_initial_eps,
                          "exploration_fraction": exploration_fraction, "exploration_final_eps": exploration_final_eps,
                          "projection_dim": projection_dim, "knn_algorithm": knn_algorithm}
-        self.env = env
+        self.env: VecEnv | None = env
         self._setup(env.observation_space, env.action_space, env.num_envs, seed)
         self.verbose = verbose
 
@@ -273,11 +273,14 @@ class EpisodicControl:
         """Act ε-greedily in ``self.env`` for ``total_timesteps`` steps, writing each finished episode
         into the tables; SB3 callbacks see ``self`` as their model and may stop training early."""
         env, n = self.env, self.n_envs
-        callbacks = list(callback) if isinstance(callback, (list, tuple)) else ([callback] if callback else [])
+        if env is None:
+            raise RuntimeError("a loaded EC agent has no env to learn in; act through TrainedAgent.make_env")
+        callbacks: list[BaseCallback] = (list(callback) if isinstance(callback, (list, tuple))
+                                         else [callback] if isinstance(callback, BaseCallback) else [])
         if progress_bar:
             callbacks.append(ProgressBarCallback())
         callback = CallbackList(callbacks)
-        callback.init_callback(self)
+        callback.init_callback(self)  # type: ignore[arg-type]  # SB3 callbacks read only what EC provides
         start, total_timesteps = self.num_timesteps, self.num_timesteps + int(total_timesteps)
         episodes: list[tuple[list, list, list]] = [([], [], []) for _ in range(n)]
         recent: deque[float] = deque(maxlen=100)
@@ -415,7 +418,7 @@ class EpisodicControl:
                 raise
             raise AgentFileError(f"{path} is not a valid episodic-control description ({type(err).__name__}: "
                                  f"{err}); retrain the agent") from None
-        expected = (observation_space.shape[0], model.settings["projection_dim"])
+        expected = (int((observation_space.shape or (0,))[0]), model.settings["projection_dim"])
         if model.projection is not None and model.projection.shape != expected:
             raise AgentFileError(f"{weights}: projection of shape {model.projection.shape}, expected {expected}")
         if model.projection is None and model.settings["projection_dim"]:
@@ -425,7 +428,7 @@ class EpisodicControl:
                 parts = [arrays.pop(f"action{a}.{name}") for name in ("keys", "values", "last_used")]
             except KeyError:
                 raise AgentFileError(f"{weights} lacks the table of action {a}; retrain the agent") from None
-            table.restore(*parts, where=str(weights))
+            table.restore(parts[0], parts[1], parts[2], where=str(weights))
         if arrays:
             raise AgentFileError(f"{weights} holds unexpected arrays {sorted(arrays)}; retrain the agent")
         model.num_timesteps = int(state.get("num_timesteps", 0))

@@ -96,7 +96,8 @@ def defaults_for(algo: str, env_id: str, overrides: dict | None = None, reads: s
     frames or factors (a fresh dict the caller may modify); see the module docstring for the layers."""
     table = ALGORITHMS.get(algo).defaults
     merged: dict = {}
-    for key in ("*", ("*", reads), env_id, (env_id, reads)):
+    layers: list[str | tuple[str, str]] = ["*", ("*", reads), env_id, (env_id, reads)] if reads else ["*", env_id]
+    for key in layers:
         merged.update(copy.deepcopy(table.get(key, {})))
     merged.update(copy.deepcopy(overrides or {}))
     return merged

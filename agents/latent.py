@@ -120,8 +120,9 @@ class LatentObservations(VecEnvWrapper):
         space = spaces.Box(-np.inf, np.inf, (encoder.latent_dim,), dtype=np.float32)
         super().__init__(venv, observation_space=space)
 
-    def _encode(self, frames: np.ndarray) -> np.ndarray:
-        codes = self.encoder.encode(frames)
+    def _encode(self, frames) -> np.ndarray:
+        """Frames as the wrapped VecEnv gives them (one image array; these envs have no dict spaces)."""
+        codes = self.encoder.encode(np.asarray(frames))
         return codes if self.standardizer is None else self.standardizer(codes)
 
     def reset(self) -> np.ndarray:
@@ -161,7 +162,7 @@ class FactorObservations(gymnasium.Wrapper):
 
     def _one_hot(self, info: dict) -> np.ndarray:
         factors = np.asarray(info["factors"])
-        code = np.zeros(self.observation_space.shape, np.float32)
+        code = np.zeros(int(self.sizes.sum()), np.float32)
         code[self.offsets + np.concatenate([factors, self.space.views(factors)[0]])] = 1.0
         return code
 

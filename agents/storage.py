@@ -129,7 +129,7 @@ def load(folder: Path, cls: type[BaseAlgorithm], algo: str, device: str = "cpu",
     _copy_weights(model, weights)
     model.num_timesteps = int(description.get("state", {}).get("num_timesteps", 0))
     if "exploration_rate" in description.get("state", {}):
-        model.exploration_rate = float(description["state"]["exploration_rate"])
+        setattr(model, "exploration_rate", float(description["state"]["exploration_rate"]))  # DQN's
     return model
 
 
@@ -165,7 +165,8 @@ class _Placeholder(gymnasium.Env):
     def reset(self, *, seed=None, options=None):
         raise RuntimeError("a loaded agent's placeholder env cannot be stepped; act through TrainedAgent.make_env")
 
-    step = reset
+    def step(self, action):
+        return self.reset()
 
 
 def _with_variables(model: BaseAlgorithm) -> torch.nn.Module:
@@ -210,9 +211,10 @@ def _encode(value: Any, where: str) -> Any:
         return [_encode(v, f"{where}[{i}]") for i, v in enumerate(value)]
     if isinstance(value, Mapping):
         return {str(k): _encode(v, f"{where}.{k}") for k, v in value.items()}
+    name = getattr(value, "__name__", "") if isinstance(value, type) else ""
     for prefix, module in _MODULES.items():
-        if isinstance(value, type) and getattr(module, value.__name__, None) is value:
-            return {"$class": f"{prefix}.{value.__name__}"}
+        if name and getattr(module, name, None) is value:
+            return {"$class": f"{prefix}.{name}"}
     raise ValueError(f"{where} = {value!r} cannot be saved as data (JSON values and torch.nn / torch.optim "
                      "classes only); pass plain values")
 

@@ -59,7 +59,7 @@ def digest_arrays(arrays: Mapping[str, ArrayLike]) -> ArrayDigest:
     return digest
 
 
-def differing(recorded: Mapping[str, str], actual: Mapping[str, str]) -> list[str]:
+def differing(recorded: Mapping[str, str | None], actual: Mapping[str, str | None]) -> list[str]:
     """Names whose digests differ, or that only one side has."""
     return sorted(n for n in set(recorded) | set(actual) if recorded.get(n) != actual.get(n))
 

@@ -291,7 +291,7 @@ def _check_sections(config: "RunConfig") -> None:
         raise ValueError("; ".join(problems))
 
 
-def _build(cls, data: dict, prefix: str):
+def _build(cls: Any, data: dict, prefix: str):
     if not isinstance(data, dict):
         raise ValueError(f"{prefix.rstrip('.') or 'config'} must be a mapping, got {data!r}")
     known = {f.name: f for f in dataclasses.fields(cls)}
@@ -301,7 +301,7 @@ def _build(cls, data: dict, prefix: str):
                          f"valid keys here: {[prefix + k for k in known]}")
     kwargs = {}
     for name, value in data.items():
-        default = getattr(cls(), name) if dataclasses.is_dataclass(cls) else None
+        default = getattr(cls(), name) if isinstance(cls, type) and dataclasses.is_dataclass(cls) else None
         if dataclasses.is_dataclass(default):
             kwargs[name] = _build(type(default), value, f"{prefix}{name}.")
         else:
@@ -310,7 +310,8 @@ def _build(cls, data: dict, prefix: str):
 
 
 def preset_names() -> list[str]:
-    return sorted(p.stem for p in resources.files("darla.presets").iterdir() if p.name.endswith(".json"))
+    return sorted(p.name.removesuffix(".json") for p in resources.files("darla.presets").iterdir()
+                  if p.name.endswith(".json"))
 
 
 def load(name_or_path: str) -> RunConfig:

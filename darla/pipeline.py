@@ -49,7 +49,7 @@ FILE_DIGESTS = {DATASET: envs.dataset.recorded_digest, CHECKPOINT: vision.checkp
 def vision_plan(config: RunConfig) -> list[str]:
     """Vision methods to fit, each after the methods it ``requires`` (β-VAE-DAE after the DAE it
     reuses, which DARLA_DAE also reads); otherwise in name order."""
-    needed = {agents.variant(v).method_for(config.vision.method) for v in config.variants} - {None}
+    needed = {m for v in config.variants if (m := agents.variant(v).method_for(config.vision.method))}
     order: list[str] = []
 
     def visit(method: str, chain: tuple[str, ...]) -> None:
@@ -226,10 +226,10 @@ def plan(config: RunConfig) -> list[Task]:
             tasks.append(Task("select", f"select/{method}",
                               tuple(f"vision/{vision_model_name(method, s, True)}" for s in seeds), method))
     for variant in config.variants:
-        method = agents.variant(variant).method_for(config.vision.method)
+        reads = agents.variant(variant).method_for(config.vision.method)
         for seed in config.seeds:
             tasks.append(Task("agent", f"agent/{variant}/seed{seed}",
-                              (vision_input_key(config, method),) if method else (), variant=variant, seed=seed))
+                              (vision_input_key(config, reads),) if reads else (), variant=variant, seed=seed))
     return tasks
 
 
@@ -302,7 +302,8 @@ def _run_parallel(config: RunConfig, run_dir: Path, tasks: list[Task], force, lo
     from tqdm.auto import tqdm
 
     context = multiprocessing.get_context("spawn")  # fresh interpreters: no forked torch thread pools
-    waiting, running, done, failure = list(tasks), {}, set(), None
+    waiting, done, failure = list(tasks), set[str](), None
+    running: dict = {}
     bar = tqdm(total=len(tasks), desc=f"stages ({config.jobs} at a time)", unit="task")
     with ProcessPoolExecutor(max_workers=config.jobs, mp_context=context) as pool:
         while waiting or running:

@@ -60,7 +60,8 @@ def load_entry_points(groups: Iterable[str] = GROUPS) -> list[str]:
             try:
                 point.load()
             except Exception as err:  # a broken plugin names itself, not a traceback deep inside it
-                package = point.dist.name if getattr(point, "dist", None) else point.value.split(":")[0]
+                dist = getattr(point, "dist", None)
+                package = dist.name if dist is not None else point.value.split(":")[0]
                 raise PluginError(f"entry point {point.name!r} ({group} = {point.value!r}) of package {package!r} failed "
                                   f"to import: {type(err).__name__}: {err}; fix or uninstall {package}") from err
             _loaded.add(key)

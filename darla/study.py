@@ -71,6 +71,7 @@ def gather(sweep_dir: Path) -> tuple[list[dict], list[dict], list[str]]:
         if unfinished:
             missing.append(f"{entry['name']}: unfinished {', '.join(unfinished)}")
             continue
+        assert checkpoint is not None  # a missing checkpoint is listed as unfinished above
         darla = [returns[("darla", s)] for s in config.seeds]
         source, target = config.source, _target(config)
         row = {"point": entry["name"], **{f"axis:{k}": v for k, v in entry["values"].items()},

@@ -140,7 +140,7 @@ def _set_path(data: dict, path: str, value: Any, label: str) -> None:
     """Set ``path`` in a config mapping: typed sections must have the key (the error lists the
     valid ones), free-form ones (``vision.methods.<m>``, ``agent.hyperparams``) take any."""
     *parents, leaf = path.split(".")
-    node, free, where = data, False, []
+    node, free, where = data, False, list[str]()
     for part in parents:
         if not isinstance(node, dict) or (part not in node and not free):
             raise SweepError(f"axis {label!r}: config key {'.'.join(where + [part])!r} does not exist; "

@@ -90,6 +90,7 @@ def collect(env_id: str, out: str | os.PathLike, frames: int, domain: str | None
         if sampling == "factors":
             batches = _sample_batches(space, domain, frames, rng)
         else:
+            assert env is not None  # rollout sampling was checked to have an env above
             policy = policy or random_policy(env.action_space)
             batches = _rollout_batches(env, policy, frames, rng, seed)
         for obs, factors in batches:
@@ -104,7 +105,8 @@ def collect(env_id: str, out: str | os.PathLike, frames: int, domain: str | None
 def _collect_level1(env_id: str, out, frames: int, domain: str | None, seed: int, policy: Policy | None,
                     progress: bool, env_kwargs: dict) -> str:
     """A random policy's rollout in one domain of an env without ground truth: frames only."""
-    domains = list(level1_domains(env_id))
+    specs = level1_domains(env_id) or {}
+    domains = list(specs)
     domain = domain or domains[0]
     if domain not in domains:
         raise ValueError(f"{env_id} has no domain {domain!r}; its domains: {domains}")
@@ -113,11 +115,11 @@ def _collect_level1(env_id: str, out, frames: int, domain: str | None, seed: int
              "policy": "random" if policy is None else getattr(policy, "__name__", type(policy).__name__),
              "factor_names": [], "factor_sizes": [], "domain_names": domains, "darla_version": package_version(),
              "env_kwargs": dict(env_kwargs), "env_version": env_version(env_id),
-             "domain_spec": level1_domains(env_id)[domain]}
+             "domain_spec": specs[domain]}
     label = np.int8(domains.index(domain))
     bar = tqdm(total=frames, desc=f"collect {env_id}:{domain}", unit="frame", disable=not progress)
     try:
-        with DatasetWriter(out, frames, env.observation_space.shape, 0, attrs) as writer:
+        with DatasetWriter(out, frames, tuple(env.observation_space.shape or ()), 0, attrs) as writer:
             for obs, factors in _rollout_batches(env, policy or random_policy(env.action_space), frames,
                                                  np.random.default_rng(seed), seed):
                 writer.write(obs, factors, np.full(len(obs), label, np.int8))

@@ -111,7 +111,7 @@ def check_domains(env_id: str, domains: Mapping[str, Mapping], env_kwargs: Mappi
             problems.append(f"{where}.kwargs must be a mapping of constructor arguments, got {entry['kwargs']!r}")
             continue
         unknown = sorted(set(kwargs) - accepted) if accepted is not None else []
-        if unknown:
+        if unknown and accepted is not None:
             problems.append(f"{where}.kwargs: {env_id}'s constructor ({spec.entry_point}) accepts no "
                             f"{', '.join(map(repr, unknown))}; it accepts: {sorted(accepted - set(MAKE_KWARGS))}")
         try:
@@ -242,6 +242,7 @@ def make_factor_space(name: str, **kwargs) -> FactorSpace:
         return getattr(importlib.import_module(module), function)(**kwargs)
     env = gymnasium.make(name, **kwargs)
     try:
-        return env.unwrapped.factor_space
+        space: FactorSpace = getattr(env.unwrapped, "factor_space")
+        return space
     finally:
         env.close()

@@ -51,27 +51,27 @@ def rank_correlations(x: Sequence[float], y: Sequence[float], n_boot: int = 2000
     """Spearman and Kendall correlations of ``x`` with ``y`` with percentile bootstrap CIs over pairs.
 
     Pairs with a non-finite value are left out (``n`` counts those kept); fewer than 3 pairs give NaN."""
-    x, y = np.asarray(x, dtype=np.float64), np.asarray(y, dtype=np.float64)
-    if x.shape != y.shape or x.ndim != 1:
-        raise ValueError(f"need two equally long 1-d sequences, got shapes {x.shape} and {y.shape}")
+    xs, ys = np.asarray(x, dtype=np.float64), np.asarray(y, dtype=np.float64)
+    if xs.shape != ys.shape or xs.ndim != 1:
+        raise ValueError(f"need two equally long 1-d sequences, got shapes {xs.shape} and {ys.shape}")
     if not 0 < confidence < 1:
         raise ValueError(f"confidence must lie in (0, 1), got {confidence}")
-    keep = np.isfinite(x) & np.isfinite(y)
-    x, y = x[keep], y[keep]
-    out = {"n": int(x.size)}
-    if x.size < 3:
+    keep = np.isfinite(xs) & np.isfinite(ys)
+    xs, ys = xs[keep], ys[keep]
+    out: dict[str, float] = {"n": int(xs.size)}
+    if xs.size < 3:
         return {**out, **{k: float("nan") for k in ("spearman", "spearman_low", "spearman_high", "spearman_p",
                                                       "kendall", "kendall_low", "kendall_high", "kendall_p")},
                 "boot_kept": 0}
-    idx = np.random.default_rng(seed).integers(x.size, size=(n_boot, x.size))
+    idx = np.random.default_rng(seed).integers(xs.size, size=(n_boot, xs.size))
     tail = (1 - confidence) / 2 * 100
     for name, rows, test in (("spearman", spearman_rows, stats.spearmanr), ("kendall", kendall_rows, stats.kendalltau)):
-        point = float(rows(x[None], y[None])[0])
-        boots = rows(x[idx], y[idx])
+        point = float(rows(xs[None], ys[None])[0])
+        boots = rows(xs[idx], ys[idx])
         boots = boots[np.isfinite(boots)]
         low, high = np.percentile(boots, [tail, 100 - tail]) if boots.size else (np.nan, np.nan)
         with np.errstate(invalid="ignore", divide="ignore"):
-            p = float(test(x, y).pvalue) if np.isfinite(point) else float("nan")
+            p = float(test(xs, ys).pvalue) if np.isfinite(point) else float("nan")
         out.update({name: point, f"{name}_low": float(low), f"{name}_high": float(high), f"{name}_p": p})
         out["boot_kept"] = int(boots.size)
     return out

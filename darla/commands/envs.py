@@ -15,7 +15,7 @@ def run(args) -> None:
 
     import envs
 
-    catalogue = {name: {"description": desc, **(envs.make_factor_space(name).describe()
+    catalogue: dict[str, dict] = {name: {"description": desc, **(envs.make_factor_space(name).describe()
                                                  if envs.registry.has_ground_truth(name) else
                                                  {"domains": envs.registry.level1_domains(name)})}
                  for name, desc in envs.available().items()}
