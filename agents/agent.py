@@ -234,7 +234,7 @@ def train(variant_name: str, env_id: str, out_dir: str | os.PathLike, *, steps: 
             return train(**settings, encoder=vision.save_encoder(encoder, Path(scratch) / ENCODER_FILE))
     encoder_path = encoder if encoder is not None else encoder_path
     spec = variant(variant_name)
-    check_algorithm(algo, variant_name, env_id, hyperparams)
+    check_algorithm(algo, variant_name, env_id, hyperparams, env_kwargs)
     if spec.vision_method is not None and encoder_path is None:
         raise ValueError(f"variant {variant_name!r} needs a {spec.vision_method} checkpoint (encoder_path); "
                          f"train one with `darla see --method {spec.vision_method}`")
@@ -274,10 +274,11 @@ def train(variant_name: str, env_id: str, out_dir: str | os.PathLike, *, steps: 
     return _save_atomically(Path(out_dir), model, record, encoder_path)
 
 
-def check_algorithm(algo: str, variant_name: str, env_id: str, hyperparams: dict | None = None) -> None:
+def check_algorithm(algo: str, variant_name: str, env_id: str, hyperparams: dict | None = None,
+                    env_kwargs: dict | None = None) -> None:
     """Fail before any work when ``algo`` cannot train ``variant_name`` with these settings (EC reads
     vectors only and needs k ≤ buffer_size); ``darla run`` calls it while validating its config."""
-    check_actions(algo, env_id)
+    check_actions(algo, env_id, env_kwargs)
     if ALGORITHMS.get(algo).cls is EpisodicControl:
         episodic.check_input(variant_name, variant(variant_name).input.policy,
                              [name for name, v in VARIANTS.items() if v.input.policy == "MlpPolicy"])
@@ -285,10 +286,12 @@ def check_algorithm(algo: str, variant_name: str, env_id: str, hyperparams: dict
         episodic.check_settings(**{k: hp.get(k, v) for k, v in episodic._default_settings().items()})
 
 
-def check_actions(algo: str, env_id: str) -> None:
+def check_actions(algo: str, env_id: str, env_kwargs: dict | None = None) -> None:
     """Fail, naming the algorithms that fit, when ``algo`` cannot act in ``env_id``'s action space
-    (DQN on the Reach arm's joint velocities, SAC on the Room's three moves)."""
-    env = envs.registry.make_env(env_id)
+    (DQN on the Reach arm's joint velocities, SAC on the Room's three moves). ``env_kwargs`` are the
+    ones the agent trains with, since they can change the actions (CarRacing's ``continuous``) or be
+    needed to make the env at all (``render_mode`` for the ``pixels`` wrapper)."""
+    env = envs.registry.make_env(env_id, **(env_kwargs or {}))
     try:
         action_space = env.action_space
     finally:

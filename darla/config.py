@@ -266,7 +266,8 @@ def _check_sections(config: "RunConfig") -> None:
                         f"settings (e.g. agent.per_input.latents.n_epochs=10); got {config.agent.per_input}")
     for name in config.variants:  # e.g. EC on a variant that reads frames, or k > buffer_size
         try:
-            agents.check_algorithm(config.agent.algo, name, config.env, config.agent_hyperparams(name))
+            agents.check_algorithm(config.agent.algo, name, config.env, config.agent_hyperparams(name),
+                                   config.env_kwargs)
         except (KeyError, ValueError) as err:
             message = f"agent.algo={config.agent.algo}: {err.args[0] if err.args else err}"
             problems += [] if message in problems else [message]
