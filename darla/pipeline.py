@@ -6,7 +6,8 @@ Layout of ``runs/<name>/``::
     collect/source.h5                 stage-1 frames with ground-truth factors
     vision/<method>/checkpoint.pt     one vision model per method the variants need (+ PNGs, tb/)
     agent/<variant>/seed<k>/          saved agents (policy.safetensors + policy.json, agent.json, encoder.pt)
-    transfer/<variant>/seed<k>/       per-domain episode returns of each agent
+    transfer/<variant>/seed<k>/       per-domain episode returns of each agent (returns.json) and, where
+                                      the env reports ``info["is_success"]``, success flags (success.json)
     metrics/<method>/scores.json      disentanglement scores of each vision model
     tb/                               TensorBoard events of the RL stages and metrics
     report.md, transfer.{csv,json,md}, transfer.png
@@ -42,7 +43,7 @@ from artifacts import atomic_path, remove_temporaries, write_json_atomic, write_
 from darla.stages import MARKER, Stages, locked, read_record
 from eval import transfer
 
-DATASET, CHECKPOINT = "source.h5", "checkpoint.pt"
+DATASET, CHECKPOINT, SUCCESS = "source.h5", "checkpoint.pt", "success.json"
 FILE_DIGESTS = {DATASET: envs.dataset.recorded_digest, CHECKPOINT: vision.checkpoint.recorded_digest}
 
 
@@ -427,8 +428,12 @@ def _train_agent(folder: Path, config: RunConfig, name: str, seed: int, checkpoi
 
 def _evaluate(folder: Path, config: RunConfig, agent_dir: Path) -> None:
     agent = agents.load(agent_dir, device=config.agent.device)
-    returns = transfer.evaluate(agent, config.transfer.domains, config.transfer.episodes, config.transfer.seed)
+    successes: dict[str, list[bool]] = {}
+    returns = transfer.evaluate(agent, config.transfer.domains, config.transfer.episodes, config.transfer.seed,
+                                successes=successes)
     write_json_atomic(folder / "returns.json", returns)
+    if successes:  # envs that report no success (the Room) leave the stage as it was
+        write_json_atomic(folder / SUCCESS, successes)
 
 
 def _score(folder: Path, config: RunConfig, checkpoint: Path) -> None:
@@ -492,7 +497,8 @@ def ran_with(run_dir: Path, config: RunConfig) -> list[dict]:
 
 
 def collect_rows(run_dir: Path, config: RunConfig) -> list[dict]:
-    """Per-episode rows of every (variant, seed) transfer stage; missing stages fail, all named."""
+    """Per-episode rows of every (variant, seed) transfer stage, with each episode's success where
+    the stage recorded it; missing stages fail, all named."""
     paths = {(name, seed): run_dir / "transfer" / name / f"seed{seed}" / "returns.json"
              for name in config.variants for seed in config.seeds}
     missing = [f"transfer/{name}/seed{seed}" for (name, seed), path in paths.items() if not path.exists()]
@@ -500,7 +506,9 @@ def collect_rows(run_dir: Path, config: RunConfig) -> list[dict]:
         raise FileNotFoundError(f"{run_dir} has no finished {', '.join(missing)}; run `darla run` to finish "
                                 "them, or leave those variants and seeds out (variants=[...] seeds=[...])")
     return [row for (name, seed), path in paths.items()
-            for row in transfer.records(name, seed, json.loads(path.read_text()))]
+            for row in transfer.records(name, seed, json.loads(path.read_text()),
+                                        json.loads((path.parent / SUCCESS).read_text())
+                                        if (path.parent / SUCCESS).exists() else None)]
 
 
 def _plot(summary: list[dict], path: Path) -> None:
@@ -541,7 +549,10 @@ def _report(config: RunConfig, table: str, scores: dict, note: str = "", selecti
              f"{config.env}: variants {', '.join(config.variants)}; seeds {config.seeds}; {budget}. "
              f"{note}".rstrip(), "", "## Zero-shot transfer", "", table,
              "Mean ± std over seeds of each seed's mean episode return; IQM over all episodes with a 95% "
-             "bootstrap CI stratified by seed; `vs source` = mean on the domain / mean on source.", "",
+             "bootstrap CI stratified by seed; `vs source` = mean on the domain / mean on source."
+             + (" Success: the env's `info[\"is_success\"]` on each episode's last step; mean ± std over seeds "
+                "of each seed's success rate, with a 95% bootstrap CI of the pooled rate stratified by seed."
+                if "success %" in table else ""), "",
              "![returns](transfer.png)", ""]
     if ran:
         lines += ["## What each row ran", "", "From each agent's and transfer's stage record (`stage.json`).", "",

@@ -211,3 +211,9 @@ def test_reach_tiny_runs_end_to_end(tmp_path):
         rows = list(csv.DictReader(f))
     assert {r["variant"] for r in rows} == {"darla", "darla_ent", "darla_dae", "darla_ft", "pixels", "oracle"}
     assert {r["domain"] for r in rows} == {"source", "target", "ood", "render_shift"}
+    assert {r["success"] for r in rows} <= {"True", "False"}  # every episode has its success flag
+    report = (run_dir / "report.md").read_text()
+    assert "success %" in report and "## Disentanglement of the vision models" in report
+    # the probe, fit on source codes, scored on every shifted domain; render_style is fixed in source
+    assert "| beta_vae_dae source | beta_vae_dae ood | beta_vae_dae render_shift | beta_vae_dae target |" in report
+    assert "| object_colour |" in report and "| render_style |" not in report

@@ -42,8 +42,10 @@ def run(args) -> None:
         plan.append((agent, domains or declared))
     rows = []
     for agent, agent_domains in plan:
-        returns = transfer.evaluate(agent, agent_domains, args.episodes, args.seed, deterministic=not args.stochastic)
-        rows += transfer.records(agent.spec["variant"], agent.spec["seed"], returns)
+        successes: dict[str, list[bool]] = {}
+        returns = transfer.evaluate(agent, agent_domains, args.episodes, args.seed, deterministic=not args.stochastic,
+                                    successes=successes)
+        rows += transfer.records(agent.spec["variant"], agent.spec["seed"], returns, successes)
     from pathlib import Path
 
     from darla.stages import locked

@@ -34,7 +34,7 @@ def _generate_points(space: FactorSpace, encode: Callable[[np.ndarray], np.ndarr
     The reference draws (index, batch 1, batch 2) per point and encodes each batch separately;
     encoding uses no randomness, so points are drawn in blocks and their frames encoded together.
     """
-    columns = utils.scored_factors(space)
+    columns = utils.scored_factors(space, domain)
     features, labels = None, np.zeros(num_points, dtype=np.int64)
     for start in range(0, num_points, _BLOCK):
         count = min(_BLOCK, num_points - start)

@@ -60,7 +60,7 @@ def factor_vae_from_votes(train_votes: ArrayLike, eval_votes: ArrayLike) -> dict
 def _votes(space: FactorSpace, encode, batch_size, num_points, random_state: np.random.RandomState, domain,
            global_variances, active_dims,
            encode_batch_size) -> np.ndarray:
-    columns = utils.scored_factors(space)
+    columns = utils.scored_factors(space, domain)
     votes = np.zeros((len(columns), len(global_variances)), dtype=np.int64)
     for start in range(0, num_points, _BLOCK):
         count = min(_BLOCK, num_points - start)

@@ -77,11 +77,12 @@ def probe(space: utils.SpaceLike, encoder: utils.EncoderLike, rng_or_seed: utils
         transfer_domains = [name for name in space.domains if name not in ("all", domain)]
     train, test, random_state = utils.train_test_codes(space, encoder, rng_or_seed, num_train, num_test, batch_size,
                                                        domain, encode_batch_size, views=True)
+    columns = utils.scored_factors(space, utils.check_domain(space, domain))  # the fit domain's varying factors
     shifted = {name: utils.generate_batch_factor_code(space, utils.as_encode_fn(encoder), num_test, random_state,
                                                       batch_size, utils.check_domain(space, name), encode_batch_size,
-                                                      views=True)
+                                                      views=True, columns=columns)
                for name in transfer_domains}
-    names = [space.names[k] for k in utils.scored_factors(space)]
+    names = [space.names[k] for k in columns]
     return probe_from_codes(*train, *test, shifted, names=names + [v.name for v in space.view_factors],
                             seed=utils.derived_seed(random_state), trees=trees, min_samples_leaf=min_samples_leaf,
                             num_averaged=len(names))

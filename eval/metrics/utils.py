@@ -14,7 +14,7 @@ transposes of disentanglement_lib's ``mus`` / ``ys``.
 from __future__ import annotations
 
 import numbers
-from typing import TYPE_CHECKING, Any, Callable, Protocol, SupportsFloat, Union, cast
+from typing import TYPE_CHECKING, Any, Callable, Protocol, Sequence, SupportsFloat, Union, cast
 
 import numpy as np
 from numpy.typing import ArrayLike, DTypeLike
@@ -90,16 +90,27 @@ class LegacyGenerator:
 
 
 # -- factor spaces ---------------------------------------------------------------------------------
-def scored_factors(space: FactorSpace) -> list[int]:
-    """Columns of the factors the metrics score: those with more than one value.
+DOMAIN_PROBE_POINTS = 4096  # draws that decide which factors vary inside a domain
+
+
+def scored_factors(space: FactorSpace, domain: str = "all") -> list[int]:
+    """Columns of the factors the metrics score: those with more than one value (in ``domain``).
 
     A single-valued factor carries no information (its entropy is 0, so MIG's normaliser is 0 and
     no classifier can be fit); disentanglement_lib likewise treats such factors (dSprites' colour) as
-    observation-only. They are still rendered, just not scored.
+    observation-only. They are still rendered, just not scored. A domain can fix a factor that the
+    space varies (Reach's ``source`` draws every frame in ``sim`` style): which factors vary there is
+    read from ``DOMAIN_PROBE_POINTS`` draws of the domain by a fixed generator of its own, so the
+    columns depend on the space and domain only and the metric's own draws are unchanged.
     """
     columns = [k for k, size in enumerate(space.sizes) if size > 1]
+    if columns and domain != "all":
+        probe = np.asarray(space.sample(DOMAIN_PROBE_POINTS, np.random.default_rng(0), domain=domain))
+        columns = [k for k in columns if np.unique(probe[:, k]).size > 1]
     if not columns:
-        raise ValueError(f"every factor of this space has a single value ({dict(zip(space.names, space.sizes))}); "
+        where = f" in domain {domain!r}" if domain != "all" else ""
+        raise ValueError(f"every factor of this space has a single value{where} "
+                         f"({dict(zip(space.names, space.sizes))}); "
                          "disentanglement metrics need at least one factor that varies")
     return columns
 
@@ -203,16 +214,18 @@ def generate_batch_factor_code(space: FactorSpace, encode: Callable[[np.ndarray]
                                random_state: np.random.RandomState,
                                batch_size: int = 16, domain: str = "all",
                                encode_batch_size: int = DEFAULT_ENCODE_BATCH,
-                               views: bool = False) -> tuple[np.ndarray, np.ndarray]:
-    """``(codes[n, D], factors[n, K'])`` for ``num_points`` samples, K' = the scored factors, followed
-    by the space's views (:meth:`~envs.factors.FactorSpace.views`) when ``views`` is set.
+                               views: bool = False,
+                               columns: Sequence[int] | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """``(codes[n, D], factors[n, K'])`` for ``num_points`` samples, K' = the scored factors of
+    ``domain`` (or the given ``columns``: a shifted domain read with its training domain's factors),
+    followed by the space's views (:meth:`~envs.factors.FactorSpace.views`) when ``views`` is set.
 
     Factors are drawn ``batch_size`` points at a time as disentanglement_lib's function of the same
     name does (its draws depend on the batch size), then rendered and encoded in large batches.
     """
     if num_points < 1:
         raise ValueError(f"num_points must be positive, got {num_points}")
-    columns = scored_factors(space)  # fail on an all-constant space before any work
+    columns = list(columns) if columns is not None else scored_factors(space, domain)  # fail before any work
     draws = [sample_factors(space, min(batch_size, num_points - i), random_state, domain)
              for i in range(0, num_points, batch_size)]
     factors = np.concatenate(draws)
