@@ -111,13 +111,28 @@ def lamp_env():
     envs.registry.ENVIRONMENTS.remove("test/Lamp-v0")
 
 
-def test_an_env_with_its_own_domain_names_runs_the_whole_pipeline(tmp_path, lamp_env):
+@pytest.fixture
+def code_spread_metric():
+    """A throwaway metric: the mean standard deviation of the codes over sampled states."""
+    from eval.metrics import registry, utils
+
+    def code_spread(space, encoder, rng_or_seed=0, *, num_points: int = 32, domain: str | None = None) -> dict:
+        codes, _ = utils.sample_codes(space, encoder, rng_or_seed, num_points, 16, domain)
+        return {"mean_std": float(np.std(codes, axis=1).mean()), "points": num_points}
+
+    registry.register("code_spread", paper="this test", description="mean std of the codes")(code_spread)
+    yield "code_spread"
+    registry.METRICS.remove("code_spread")
+
+
+def test_an_env_with_its_own_domain_names_runs_the_whole_pipeline(tmp_path, lamp_env, code_spread_metric):
     from darla import config as config_module
     from darla.pipeline import run
 
     tiny = [f"env={lamp_env}", "collect.frames=64", "collect.sampling=factors", "agent.steps=64",
             "agent.hyperparams.n_steps=8", "agent.hyperparams.batch_size=64", "transfer.episodes=2",
-            "threads=1", "jobs=1", "variants=darla", "name=lamp"] + \
+            "threads=1", "jobs=1", "variants=darla", "name=lamp", f"metrics.names=[{code_spread_metric}]",
+            "metrics.settings.num_points=24"] + \
         [f"vision.methods.{m}.{k}" for m in ("dae", "beta_vae_dae") for k in ("steps=2", "batch_size=16")]
     data = config_module.apply_overrides(config_module.load("quickstart").to_dict(), tiny)
     data["collect"]["domain"], data["transfer"]["domains"] = "", []   # the env's own, not the Room's
@@ -130,6 +145,8 @@ def test_an_env_with_its_own_domain_names_runs_the_whole_pipeline(tmp_path, lamp
         assert ds.meta["domain"] == "day" and (factors[:, 1] < 2).all()
     summary = json.loads((run_dir / "transfer.json").read_text())["summary"]
     assert [s["domain"] for s in summary] == ["day", "night"]
+    scores = json.loads((run_dir / "metrics" / "beta_vae_dae" / "scores.json").read_text())
+    assert '"code_spread"' in json.dumps(scores) and '"points": 24' in json.dumps(scores), scores
     assert summary[0]["vs_source"] == pytest.approx(1.0) or summary[0]["mean"] == 0.0
 
     data["name"], data["transfer"]["domains"] = "lamp2", ["day", "ood"]
