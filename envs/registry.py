@@ -145,12 +145,19 @@ def _constructor_kwargs(spec) -> set[str] | None:
 
 def _observed_frames(env_id: str, name: str, domain: dict, env_kwargs: Mapping | None) -> tuple:
     """The frame shape one domain's env observes, or an error saying which wrapper would fix it."""
-    env = _make_domain(env_id, domain, env_kwargs or {})
+    where = f"{env_id} (domain {name!r})"
+    try:
+        env = _make_domain(env_id, domain, env_kwargs or {})
+    except TypeError as err:  # a constructor taking **kwargs refuses an unknown one only when it runs
+        given = sorted({**dict(env_kwargs or {}), **domain["kwargs"]})
+        raise ValueError(f"{where}: the env cannot be made with the kwargs {given} (env_kwargs, then "
+                         f"domains.{name}.kwargs): {str(err).split(' was raised from')[0]}; its constructor "
+                         "takes **kwargs, so a kwarg it does not accept is only found when the env is made: check "
+                         "the spelling against the env's documentation") from None
     try:
         space = env.observation_space
     finally:
         env.close()
-    where = f"{env_id} (domain {name!r})"
     try:
         shape = wrappers.image_shape(space, "the vision stage")
         wrappers.check_frame_size(shape, f"the observations of {where}")

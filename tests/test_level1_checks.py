@@ -1,4 +1,8 @@
-"""A level-1 env's action space is checked as the agents will see it: with the run's ``env_kwargs``, which
+"""Level-1 checks beyond tests/test_level1.py, before any stage runs.
+
+A kwarg that a constructor taking ``**kwargs`` does not accept (MiniWorld's envs, gymnasium's MuJoCo envs)
+cannot be found from its signature, so it is refused when each domain's env is made once, naming the env,
+the domain and the kwarg. A level-1 env's action space is checked as the agents will see it: with the run's ``env_kwargs``, which
 can switch it (CarRacing's ``continuous=False`` gives 5 discrete actions) or be needed to make the env at
 all (``render_mode`` for the ``pixels`` wrapper). An algorithm that cannot act in it is refused before any
 stage runs, naming the algorithms that fit."""
@@ -65,3 +69,33 @@ def test_dqn_on_continuous_actions_is_refused_before_any_stage_naming_the_algori
     with pytest.raises(ValueError, match=r"sac cannot act in test/Pad-v0: its actions are discrete "
                                          r"\(Discrete\(5\)\); algorithms that fit: a2c, dqn, ec, ppo"):
         config(pad, "sac", continuous=False).validate()
+
+
+class Forwarding(gymnasium.Env):
+    """Takes ``**kwargs`` and hands them to a base that accepts only ``shade``, as MiniWorld's rooms do."""
+
+    def __init__(self, size=16, **kwargs):
+        self._base(**kwargs)
+        self.observation_space = spaces.Box(0, 255, (size, size, 3), np.uint8)
+        self.action_space = spaces.Discrete(2)
+
+    def _base(self, shade=128):
+        self.shade = shade
+
+
+def test_a_kwarg_that_a_kwargs_constructor_refuses_names_the_env_the_domain_and_the_kwarg(tmp_path):
+    gymnasium.register("test/Forwarding-v0", entry_point=Forwarding)
+    try:
+        domains = {"source": {}, "target": {"kwargs": {"shade": 40}}}
+        assert envs.registry.check_domains("test/Forwarding-v0", domains)["target"]["kwargs"] == {"shade": 40}
+        domains["target"]["kwargs"] = {"shadow": 40}
+        data = {"name": "fw", "env": "test/Forwarding-v0", "domains": domains, "variants": ["pixels"]}
+        with pytest.raises(ValueError, match=r"test/Forwarding-v0 \(domain 'target'\): the env cannot be made with "
+                                             r"the kwargs \['shadow'\].*unexpected keyword argument 'shadow'.*"
+                                             r"takes \*\*kwargs"):
+            run(RunConfig.from_dict(data), tmp_path, log=lambda line: None)
+        assert not (tmp_path / "fw").exists()
+    finally:
+        del gymnasium.registry["test/Forwarding-v0"]
+        if "test/Forwarding-v0" in envs.registry.ENVIRONMENTS:
+            envs.registry.ENVIRONMENTS.remove("test/Forwarding-v0")
