@@ -83,6 +83,37 @@ class MetricsConfig:
 
 
 @dataclass
+class ScanSection:
+    """The optional SCAN stage (Higgins et al. 2018, docs/scan.md): symbols grounded in the run's
+    frozen vision model (the selected seed's, among several), trained after stage 1 on (frame,
+    k-hot symbol) pairs drawn from the source domain's ground truth. It runs when ``factors`` names
+    at least one factor (the factors its symbols name); ``method`` is the vision method it builds
+    on (empty: ``vision.method``), which must have a Gaussian posterior. ``named``: how many factors
+    a training symbol names, [N] or [MIN, MAX]. ``heldout`` two-factor concepts are kept out of
+    training to measure recombination; ``probe_frames`` ground-truth frames fit the classifiers that
+    read generated frames (``eval.scan_accuracy``). ``show``: concepts drawn in ``sym2img.png``
+    (``"wall_colour=hue0,floor_colour=hue30"``; empty: six training concepts). ``settings``: SCAN's
+    hyperparameters (``vision.scan.ScanConfig``: steps, beta, grounding_weight, operator_steps, ...)."""
+    factors: list[str] = field(default_factory=list)
+    method: str = ""
+    named: list[int] = field(default_factory=lambda: [1, 2])
+    concepts: int = 300
+    examples: int = 10
+    recombinations: int = 1000
+    operators: list[str] = field(default_factory=lambda: ["and", "in_common", "ignore"])
+    heldout: int = 20
+    show: list[str] = field(default_factory=list)
+    samples: int = 8
+    probe_frames: int = 2000
+    seed: int = 0
+    settings: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def enabled(self) -> bool:
+        return bool(self.factors)
+
+
+@dataclass
 class RunConfig:
     """The whole experiment. ``imports`` are modules imported before anything is looked up, in this
     process and in every worker (a user's package that registers an env, a vision method or a
@@ -103,6 +134,7 @@ class RunConfig:
     agent: AgentConfig = field(default_factory=AgentConfig)
     transfer: TransferConfig = field(default_factory=TransferConfig)
     metrics: MetricsConfig = field(default_factory=MetricsConfig)
+    scan: ScanSection = field(default_factory=ScanSection)
 
     def validate(self) -> "RunConfig":
         check_run_name(self.name)
@@ -129,6 +161,9 @@ class RunConfig:
         _resolve_domains(self)
         _check_ground_truth(self)
         _check_sections(self)
+        from darla import scan_stage
+
+        scan_stage.check(self)
         return self
 
     def activate(self) -> "RunConfig":

@@ -9,6 +9,7 @@ Layout of ``runs/<name>/``::
     transfer/<variant>/seed<k>/       per-domain episode returns of each agent (returns.json) and, where
                                       the env reports ``info["is_success"]``, success flags (success.json)
     metrics/<method>/scores.json      disentanglement scores of each vision model
+    scan/                             the optional SCAN stage (``scan.factors``): scan.pt, PNGs, accuracy.json
     tb/                               TensorBoard events of the RL stages and metrics
     report.md, transfer.{csv,json,md}, transfer.png
 
@@ -40,6 +41,7 @@ import envs.dataset
 import vision
 from darla.config import RunConfig
 from artifacts import atomic_path, remove_temporaries, write_json_atomic, write_text_atomic
+from darla import scan_stage
 from darla.stages import MARKER, Stages, locked, read_record
 from eval import transfer
 
@@ -51,6 +53,8 @@ def vision_plan(config: RunConfig) -> list[str]:
     """Vision methods to fit, each after the methods it ``requires`` (β-VAE-DAE after the DAE it
     reuses, which DARLA_DAE also reads); otherwise in name order."""
     needed = {m for v in config.variants if (m := agents.variant(v).method_for(config.vision.method))}
+    if config.scan.enabled:  # SCAN builds on it even when no variant reads it
+        needed.add(config.scan.method or config.vision.method)
     order: list[str] = []
 
     def visit(method: str, chain: tuple[str, ...]) -> None:
@@ -86,7 +90,7 @@ def vision_model_names(config: RunConfig) -> list[str]:
     return names
 
 
-STAGE_PREFIXES = ("collect", "vision", "select", "metrics", "agent", "transfer")
+STAGE_PREFIXES = ("collect", "vision", "select", "metrics", "scan", "agent", "transfer")
 
 
 def check_force(force) -> tuple[str, ...]:
@@ -169,7 +173,7 @@ def write_report(run_dir: Path, config: RunConfig, log: Callable[[str], None] = 
                  and (reasons := vision.collapse_reasons(json.loads(path.read_text())))}
     ran = ran_with(run_dir, config)
     write_text_atomic(run_dir / "report.md", _report(config, files["md"].read_text(), scores, note, selections,
-                                                     collapsed, ran))
+                                                     collapsed, ran, run_dir))
     log(f"\n{files['md'].read_text()}")
     log(f"report: {run_dir / 'report.md'}")
 
@@ -203,7 +207,7 @@ class Task:
     """One unit of work after collection, named by the stage it finishes (an agent task also runs
     its transfer stage), with the tasks it waits for: the run is a graph, not a sequence."""
 
-    kind: str                  # vision | metrics | select | agent
+    kind: str                  # vision | metrics | select | scan | agent
     key: str
     needs: tuple[str, ...] = ()
     method: str = ""
@@ -213,7 +217,8 @@ class Task:
 
 def plan(config: RunConfig) -> list[Task]:
     """Every task of the run in an order that runs each after what it needs (the serial order):
-    vision models (each after the models it requires), their metrics and selection, then agents."""
+    vision models (each after the models it requires), their metrics and selection, SCAN (when
+    ``scan.factors`` asks for it, after the model it builds on), then agents."""
     tasks = []
     for method in vision_plan(config):
         seeds = vision_seeds(config, method)
@@ -226,6 +231,9 @@ def plan(config: RunConfig) -> list[Task]:
         if len(seeds) > 1:
             tasks.append(Task("select", f"select/{method}",
                               tuple(f"vision/{vision_model_name(method, s, True)}" for s in seeds), method))
+    if config.scan.enabled:
+        method = scan_stage.method_of(config)
+        tasks.append(Task("scan", scan_stage.STAGE, (vision_input_key(config, method),), method))
     for variant in config.variants:
         reads = agents.variant(variant).method_for(config.vision.method)
         for seed in config.seeds:
@@ -266,6 +274,11 @@ def _run_task(stages: Stages, config: RunConfig, run_dir: Path, task: Task, thre
         stages.run(task.key, {"rule": config.vision.selection, "seeds": seeds},
                    lambda folder: _select(folder, config, dataset, [run_dir / k for k in task.needs], seeds,
                                           stages.log), ["collect", *task.needs])
+    elif task.kind == "scan":  # on the chosen (selected) frozen checkpoint; renders its own source frames
+        checkpoint = chosen_checkpoint(run_dir, config, task.method)
+        stages.run(task.key, scan_stage.settings(config),
+                   lambda folder: scan_stage.run_stage(folder, config, with_digest(checkpoint, stages.log),
+                                                       stages.log, progress), list(task.needs))
     else:
         method = agents.variant(task.variant).method_for(config.vision.method)
         checkpoints = {method: chosen_checkpoint(run_dir, config, method)} if method else {}
@@ -537,7 +550,7 @@ def _plot(summary: list[dict], path: Path) -> None:
 
 
 def _report(config: RunConfig, table: str, scores: dict, note: str = "", selections: dict | None = None,
-            collapsed: dict | None = None, ran: list[dict] | None = None) -> str:
+            collapsed: dict | None = None, ran: list[dict] | None = None, run_dir: Path | None = None) -> str:
     ran = ran or []
     budgets = {(r["algo"], r["steps"], r["episodes"]) for r in ran}
     if len(budgets) == 1 and None not in next(iter(budgets)):
@@ -594,6 +607,8 @@ def _report(config: RunConfig, table: str, scores: dict, note: str = "", selecti
         lines.append("")
     if probes:
         lines += _probe_table(probes, config.metrics.domain)
+    if run_dir is not None:
+        lines += scan_stage.report_section(run_dir)
     return "\n".join(lines)
 
 

@@ -170,11 +170,32 @@ def _key(concept: Mapping[str, int]) -> tuple:
     return tuple(sorted(concept.items()))
 
 
+def has_states(space: FactorSpace, vocab: Vocabulary, concept: Mapping[str, int], domain: str | None = None,
+               reachable: bool = True, draws: int = 512) -> bool:
+    """Whether ``concept`` has reachable states in ``domain`` (default: the training domain), by a
+    fixed-seed draw of ``draws`` states with the named values set. Why: in a space whose domains
+    split factor values (the Room's source lacks two colours of each factor and some wall-floor
+    pairs), a uniformly drawn concept may name values the training frames never show."""
+    concept = vocab.check(concept)
+    domain = domain or space.training_domain
+    draw = space.sample_uniform(draws, np.random.default_rng(0))
+    for factor, value in concept.items():
+        draw[:, space.index(factor)] = value
+    keep = np.asarray(space.domain(domain).contains(draw), bool)
+    if reachable:
+        keep &= space.reachable(draw)
+    return bool(keep.any())
+
+
 def sample_concepts(vocab: Vocabulary, n: int, rng: np.random.Generator, named: int | Sequence[int] = (1, 2),
-                    exclude: Sequence[Mapping[str, int]] = (), distinct: bool = True) -> list[Concept]:
+                    exclude: Sequence[Mapping[str, int]] = (), distinct: bool = True,
+                    within: str | None = None) -> list[Concept]:
     """``n`` concepts, each naming ``named`` factors (an int or an inclusive (min, max)) with
-    uniform values; concepts in ``exclude`` (held-out test concepts) are never drawn."""
+    uniform values; concepts in ``exclude`` (held-out test concepts) are never drawn. ``within``: a
+    domain of ``vocab.space``; only concepts with reachable states there are kept (:func:`has_states`)."""
     lo, hi = _named_range(named, len(vocab.factor_names))
+    if within is not None:
+        vocab.space.domain(within)  # an unknown domain fails here, with the valid ones
     banned = {_key(vocab.check(c)) for c in exclude}
     out: list[Concept] = []
     seen: set = set()
@@ -187,10 +208,23 @@ def sample_concepts(vocab: Vocabulary, n: int, rng: np.random.Generator, named: 
         key = _key(concept)
         if key in banned or (distinct and key in seen):
             continue
+        if within is not None and not _admissible(vocab, concept, within):
+            continue
         seen.add(key)
         out.append(concept)
-    raise ValueError(f"could draw only {len(out)} of {n} distinct concepts naming {lo}-{hi} factors; "
+    where = f" with states in domain {within!r}" if within is not None else ""
+    raise ValueError(f"could draw only {len(out)} of {n} distinct concepts naming {lo}-{hi} factors{where}; "
                      "ask for fewer concepts or allow more named factors")
+
+
+_ADMISSIBLE: dict[tuple, bool] = {}
+
+
+def _admissible(vocab: Vocabulary, concept: Mapping[str, int], domain: str) -> bool:
+    key = (id(vocab.space), domain, _key(concept))
+    if key not in _ADMISSIBLE:
+        _ADMISSIBLE[key] = has_states(vocab.space, vocab, concept, domain)
+    return _ADMISSIBLE[key]
 
 
 def frames_of(space: FactorSpace, vocab: Vocabulary, concept: Mapping[str, int], n: int, rng: np.random.Generator,
@@ -235,7 +269,7 @@ def sample_pairs(space: FactorSpace, vocab: Vocabulary, num_concepts: int, examp
     if num_concepts < 1 or examples_per_concept < 1:
         raise ValueError(f"need at least one concept and one example each, got {num_concepts} x {examples_per_concept}")
     rng = np.random.default_rng(seed)
-    concepts = sample_concepts(vocab, num_concepts, rng, named, exclude)
+    concepts = sample_concepts(vocab, num_concepts, rng, named, exclude, within=domain or space.training_domain)
     factors = np.concatenate([frames_of(space, vocab, c, examples_per_concept, rng, domain, reachable)
                               for c in concepts])
     symbols = np.repeat(vocab.encode(concepts), examples_per_concept, axis=0)
@@ -257,12 +291,14 @@ def combine(a: Mapping[str, int], b: Mapping[str, int], operator: str) -> Concep
 
 
 def sample_recombinations(vocab: Vocabulary, n: int, rng: np.random.Generator, operator: str,
-                          named: int | Sequence[int] = (1, 2),
-                          exclude: Sequence[Mapping[str, int]] = ()) -> list[tuple[Concept, Concept, Concept]]:
+                          named: int | Sequence[int] = (1, 2), exclude: Sequence[Mapping[str, int]] = (),
+                          within: str | None = None) -> list[tuple[Concept, Concept, Concept]]:
     """``n`` triples ``(a, b, result)`` with ``combine(a, b, operator) == result``, the result naming
     ``named`` factors and never one of ``exclude``; the operands are built around the result as in
     SCAN's training: AND splits it in two, IN COMMON adds differing values of other factors to both,
-    IGNORE adds other factors to ``a`` and names them in ``b``."""
+    IGNORE adds other factors to ``a`` and names them in ``b``. ``within``: a domain of
+    ``vocab.space``; the result and both operands then all have reachable states there (so a
+    frame of the result can be rendered, and no operand names a value SCAN never saw)."""
     op = OPERATORS[operator_index(operator)]
     num = len(vocab.factor_names)
     lo, hi = _named_range(named, num)
@@ -274,28 +310,40 @@ def sample_recombinations(vocab: Vocabulary, n: int, rng: np.random.Generator, o
         raise ValueError(f"{op} needs {'two named factors' if op == 'and' else 'a factor left to add'}: "
                          f"named={named!r} over {num} factors leaves none")
     out = []
-    for result in sample_concepts(vocab, n, rng, (lo, hi), exclude, distinct=False):
-        names = list(result)
-        if op == "and":
-            rng.shuffle(names)
-            cut = int(rng.integers(1, len(names)))
-            a, b = {f: result[f] for f in names[:cut]}, {f: result[f] for f in names[cut:]}
+    for result in sample_concepts(vocab, n, rng, (lo, hi), exclude, distinct=False, within=within):
+        for _ in range(1000):  # operands with states can be rare (the Room's held-out colour pairs)
+            a, b = _operands(vocab, result, op, rng)
+            if within is None or (_admissible(vocab, a, within) and _admissible(vocab, b, within)):
+                break
         else:
-            free = [i for i, f in enumerate(vocab.factor_names) if f not in result]
-            if op == "in_common":
-                free = [i for i in free if vocab.factor_sizes[i] > 1]
-            k = int(rng.integers(1, len(free) + 1)) if free else 0
-            extra = [free[i] for i in sorted(rng.choice(len(free), size=k, replace=False))] if k else []
-            if not extra:
-                raise ValueError(f"{op} needs a factor outside the result with more than one value")
-            if op == "in_common":
-                va = {vocab.factor_names[i]: int(rng.integers(0, vocab.factor_sizes[i])) for i in extra}
-                vb = {f: int((v + rng.integers(1, vocab.factor_sizes[vocab.factor_names.index(f)]))
-                             % vocab.factor_sizes[vocab.factor_names.index(f)]) for f, v in va.items()}
-                a, b = {**result, **va}, {**result, **vb}
-            else:
-                b = {vocab.factor_names[i]: int(rng.integers(0, vocab.factor_sizes[i])) for i in extra}
-                a = {**result, **b}
+            raise ValueError(f"{op}: found no operands with states in domain {within!r} for the result "
+                             f"{{{vocab.describe(result)}}}")
         assert combine(a, b, op) == result
         out.append((a, b, dict(result)))
     return out
+
+
+def _operands(vocab: Vocabulary, result: Concept, op: str, rng: np.random.Generator) -> tuple[Concept, Concept]:
+    """Operands ``(a, b)`` with ``combine(a, b, op) == result`` (see :func:`sample_recombinations`)."""
+    names = list(result)
+    if op == "and":
+        rng.shuffle(names)
+        cut = int(rng.integers(1, len(names)))
+        a, b = {f: result[f] for f in names[:cut]}, {f: result[f] for f in names[cut:]}
+    else:
+        free = [i for i, f in enumerate(vocab.factor_names) if f not in result]
+        if op == "in_common":
+            free = [i for i in free if vocab.factor_sizes[i] > 1]
+        k = int(rng.integers(1, len(free) + 1)) if free else 0
+        extra = [free[i] for i in sorted(rng.choice(len(free), size=k, replace=False))] if k else []
+        if not extra:
+            raise ValueError(f"{op} needs a factor outside the result with more than one value")
+        if op == "in_common":
+            va = {vocab.factor_names[i]: int(rng.integers(0, vocab.factor_sizes[i])) for i in extra}
+            vb = {f: int((v + rng.integers(1, vocab.factor_sizes[vocab.factor_names.index(f)]))
+                         % vocab.factor_sizes[vocab.factor_names.index(f)]) for f, v in va.items()}
+            a, b = {**result, **va}, {**result, **vb}
+        else:
+            b = {vocab.factor_names[i]: int(rng.integers(0, vocab.factor_sizes[i])) for i in extra}
+            a = {**result, **b}
+    return a, b

@@ -1,9 +1,8 @@
 """``darla scan``: SCAN (Higgins et al. 2018) on top of a finished vision run: symbols grounded in
 its frozen β-VAE, sym2img / img2sym and the AND / IN COMMON / IGNORE operators.
 
-The command wires the two layers that may not import each other: ``envs.symbols`` draws the
-(frame, symbol) pairs and recombination triples from the environment's ground truth, and
-``vision.scan`` trains on those arrays against the frozen checkpoint.
+The wiring of ``envs.symbols`` (data from the ground truth) to ``vision.scan`` (training on arrays)
+is in :mod:`darla.scan_stage`, shared with the optional ``scan`` stage of ``darla run``.
 """
 
 
@@ -46,26 +45,16 @@ def parse_named(text: str) -> tuple[int, int]:
         raise ValueError(f"--named {text!r} is not N or MIN-MAX (e.g. 1-2)") from None
 
 
-def _grid(rows):
-    import numpy as np
-
-    from vision.images import tile
-
-    image = tile([np.asarray(r) for r in rows])
-    return np.repeat(image, 3, axis=2) if image.shape[2] == 1 else image[..., :3]
-
-
 def run(args) -> None:
     import json
     from pathlib import Path
 
-    import numpy as np
-
     import envs
-    from artifacts import write_json_atomic, write_png, write_text_atomic
+    from artifacts import write_json_atomic
+    from darla import scan_stage
     from darla.overrides import apply
     from darla.stages import locked
-    from envs.symbols import OPERATORS, Vocabulary, combine, frames_of, sample_pairs, sample_recombinations
+    from envs.symbols import Vocabulary
     from vision import scan
 
     space = envs.make_factor_space(args.env)
@@ -84,79 +73,21 @@ def run(args) -> None:
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     with locked(out):
-        data = sample_pairs(space, vocab, args.concepts, args.examples, seed=args.seed, named=named, domain=domain)
-        rng = np.random.default_rng([args.seed, 1])
-        triples, ops = [], []
-        for k, op in enumerate(OPERATORS):
-            try:
-                found = sample_recombinations(vocab, args.recombinations, rng, op, named)
-            except ValueError as err:  # e.g. AND with one factor per symbol: skip that operator, say so
-                print(f"scan: no {op} training triples: {err}")
-                continue
-            triples += found
-            ops += [k] * len(found)
-        recombinations = None
-        if triples:
-            result_factors = np.concatenate([frames_of(space, vocab, r, 1, rng, domain) for _, _, r in triples])
-            recombinations = scan.Recombinations(vocab.encode([a for a, _, _ in triples]),
-                                                 vocab.encode([b for _, b, _ in triples]), np.array(ops),
-                                                 space.render(result_factors))
-        model = scan.fit(args.vision, data.frames, data.symbols, vocab.units, vocab.groups, config, recombinations,
-                         progress=False if args.no_progress else None, tensorboard=out / "tb", vision_model=vision_model)
+        data = scan_stage.training_data(space, vocab, concepts=args.concepts, examples=args.examples,
+                                        recombinations=args.recombinations, named=named, seed=args.seed, domain=domain)
+        model = scan.fit(args.vision, data.pairs.frames, data.pairs.symbols, vocab.units, vocab.groups, config,
+                         data.recombinations, progress=False if args.no_progress else None, tensorboard=out / "tb",
+                         vision_model=vision_model)
         path = scan.save(out / "scan.pt", model)
-
-        shows = shows or data.concepts[:6]
-        named_rows = model.sym2img(vocab.encode(shows), args.samples, seed=args.seed)
-        write_png(out / "sym2img.png", _grid(list(named_rows)))
-        lines = ["# sym2img", "", "Rows of `sym2img.png`, top to bottom:", ""]
-        lines += [f"{i + 1}. {{{vocab.describe(c)}}}" for i, c in enumerate(shows)]
-
-        demo_rng = np.random.default_rng([args.seed, 2])
-        recombined, rec_lines = [], []
-        for op in OPERATORS:
-            try:
-                a, b, result = sample_recombinations(vocab, 1, demo_rng, op, named)[0]
-            except ValueError:
-                continue
-            mu, logvar = model.recombine(vocab.symbol(a), vocab.symbol(b), op)
-            recombined.append(model.sym2img(concept=(mu, logvar), samples=args.samples, seed=args.seed)[0])
-            rec_lines.append(f"{len(recombined)}. {{{vocab.describe(a)}}} {op.upper().replace('_', ' ')} "
-                             f"{{{vocab.describe(b)}}} = {{{vocab.describe(combine(a, b, op))}}}")
-        if recombined:
-            write_png(out / "recombined.png", _grid(recombined))
-            lines += ["", "# recombined", "", "Rows of `recombined.png` (learnt operator, then sym2img):", "", *rec_lines]
-        write_text_atomic(out / "sym2img.md", "\n".join(lines) + "\n")
-
-        sample = space.sample(8, np.random.default_rng([args.seed, 3]), domain or space.training_domain,
-                              reachable=True)
-        frames = space.render(sample)
-        probs = model.img2sym(frames)
-        write_png(out / "img2sym_frames.png", _grid([frames]))
-        table = ["# img2sym", "", "Frames of `img2sym_frames.png`, left to right; for each factor the most probable "
-                 "value (its probability), ✓ where it is the frame's value.", "",
-                 "| frame | " + " | ".join(vocab.factor_names) + " |", "|---" * (len(vocab.factor_names) + 1) + "|"]
-        for i in range(len(frames)):
-            cells = []
-            for f, off, size, col in zip(vocab.factor_names, vocab.offsets, vocab.factor_sizes, vocab.columns):
-                best = int(probs[i, off:off + size].argmax())
-                mark = " ✓" if best == sample[i, col] else f" (true {vocab.value_label(f, int(sample[i, col]))})"
-                cells.append(f"{vocab.value_label(f, best)} ({probs[i, off + best]:.2f}){mark}")
-            table.append(f"| {i + 1} | " + " | ".join(cells) + " |")
-        write_text_atomic(out / "img2sym.md", "\n".join(table) + "\n")
-
-        from torch.utils.tensorboard import SummaryWriter
-
-        writer = SummaryWriter(str(out / "tb"))
-        writer.add_image("scan/sym2img", _grid(list(named_rows)), config.steps, dataformats="HWC")
-        if recombined:
-            writer.add_image("scan/recombined", _grid(recombined), config.steps, dataformats="HWC")
-        writer.close()
+        scan_stage.write_outputs(out, model, space, vocab, shows=shows or data.pairs.concepts[:6], samples=args.samples,
+                                 seed=args.seed, named=named, domain=domain)
+        triples = data.triples
         summary = {"env": args.env, "vision": str(args.vision), "units": len(vocab.units),
                    "factors": list(vocab.factor_names), "concepts": args.concepts, "examples": args.examples,
-                   "named": list(named), "recombination_triples": len(triples), "seed": args.seed,
+                   "named": list(named), "recombination_triples": triples, "seed": args.seed,
                    "config": json.loads(json.dumps(config.__dict__)), "checkpoint": str(path)}
         write_json_atomic(out / "summary.json", summary)
-    print(f"scan: {len(data.symbols)} (frame, symbol) pairs over {args.concepts} concepts, {len(vocab.units)} units; "
-          f"{len(triples)} recombination triples\ncheckpoint: {path}\nimages: {out / 'sym2img.png'}, "
+    print(f"scan: {len(data.pairs.symbols)} (frame, symbol) pairs over {args.concepts} concepts, {len(vocab.units)} units; "
+          f"{triples} recombination triples\ncheckpoint: {path}\nimages: {out / 'sym2img.png'}, "
           f"{out / 'recombined.png'}; tables: {out / 'sym2img.md'}, {out / 'img2sym.md'}\n"
           f"tensorboard --logdir {out / 'tb'}")
