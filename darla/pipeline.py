@@ -260,10 +260,13 @@ def _run_task(stages: Stages, config: RunConfig, run_dir: Path, task: Task, thre
         # Not fingerprinted: device and threads change where the numbers are computed, not what they
         # mean, and a required model enters through its stage digest (so a moved run directory stays valid).
         run_on = {"device": config.vision.device, "threads": threads, **{k: str(v) for k, v in reads.items()}}
-        folder = stages.run(task.key, {"method": task.method, **hp},
-                            lambda folder: _fit_vision(folder, dataset, task.method, {**hp, **run_on},
-                                                       list(reads.values()), stages.log, progress),
-                            ["collect", *task.needs])
+        def fit(folder: Path) -> None:
+            if vision.methods.get(task.method).interactive:  # ICF steps the source env the collect stage names
+                _fit_vision_env(folder, config, task.method, {**hp, **run_on}, progress)
+            else:
+                _fit_vision(folder, dataset, task.method, {**hp, **run_on}, list(reads.values()), stages.log, progress)
+
+        folder = stages.run(task.key, {"method": task.method, **hp}, fit, ["collect", *task.needs])
         check_collapse(folder, config, stages.log)
     elif task.kind == "metrics":
         checkpoint = run_dir / task.needs[0] / CHECKPOINT
@@ -390,6 +393,16 @@ def _fit_vision(folder: Path, dataset: Path, method: str, hp: dict, reads: list[
     # ground-truth factors: DC-IGN and supervised Guided-VAE learn from them, the others ignore them
     vision.fit(frames, method=method, out_dir=folder, factors=factors if factors.shape[1] else None, origin=origin,
                progress=None if progress else False, **hp)  # None: a bar when on a terminal
+
+
+def _fit_vision_env(folder: Path, config: RunConfig, method: str, hp: dict, progress: bool = True) -> None:
+    """An interactive method (ICF): it steps the run's env in the collect stage's (source) domain
+    itself, reading no frame file and no reward."""
+    domain = config.collect.domain
+    origin = {"env_id": config.env, "env_version": envs.registry.env_version(config.env),
+              "env_kwargs": dict(config.env_kwargs), "domain": domain, "interactive": True}
+    vision.fit_env(lambda i: envs.registry.make_env(config.env, domain=domain, **config.env_kwargs), method,
+                   folder, origin=origin, progress=None if progress else False, **hp)
 
 
 class CollapsedVisionError(ValueError):

@@ -17,5 +17,8 @@ register_env("darla/Room-v1", "envs.room:RoomEnv",
 register_env("darla/Reach-v0", "envs.reach:ReachEnv",
              "MuJoCo arm reaching for a cube (needs darla[mujoco]); domains source/target/ood/render_shift",
              factor_space="envs.reach:factor_space")
+register_env("darla/dSpritesWalk-v0", "envs.factor_walk:FactorWalkEnv",
+             "dSprites as an env: each action moves one factor by one step, reward 0 (for interactive methods: icf)",
+             factor_space="envs.factor_walk:factor_space")
 
 import envs.datasets  # noqa: E402,F401  (registers procedural datasets)

@@ -536,7 +536,7 @@ def test_out_of_range_hyperparameters_get_a_clear_error(data, tmp_path, method, 
 
 # ----- every method behind the one interface ---------------------------------------------------------------
 
-@pytest.mark.parametrize("method", vision.methods.names())
+@pytest.mark.parametrize("method", [m for m in vision.methods.names() if not vision.methods.get(m).interactive])
 def test_every_method_trains_checkpoints_reloads_and_encodes(method, data, tmp_path):
     frames, factors = data
     extra = {"factor_vae": {"disc_width": 64}, "beta_vae_dae": {"dae.steps": 2, "dae.batch_size": 16}}.get(method, {})

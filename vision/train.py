@@ -69,6 +69,10 @@ def fit(frames: Frames, method: str = "beta_vae_dae", out_dir: str | os.PathLike
     events under ``out_dir/tb``.
     """
     cls = get_method(method)
+    if cls.interactive:
+        raise ConfigError(f"{method} learns by interacting with an environment, not from frames: it needs an env "
+                          f"id (`darla see --env ENV_ID --method {method} --out DIR`; Python: "
+                          f"vision.fit_env(make_env, {method!r}, DIR))")
     shape = check_frames(frames)
     if config is None:
         config = cls.Config()
@@ -168,10 +172,7 @@ class _Run:
         try:
             for step in range(start, config.steps):
                 model.train()
-                idx = model.batch_indices(self.factors, step, n)
-                x = to_model_input(data[idx], device)
-                y = None if self.factors is None else torch.as_tensor(self.factors[idx], device=device)
-                losses = model.training_step(x, step, step_generator(config.seed, step, device), factors=y)
+                losses, batch = self._step(model, step)
                 value = losses["loss"].item()
                 if not math.isfinite(value):
                     raise NonFiniteLossError(self._nan_message(f"the loss is {value}", step))
@@ -186,7 +187,7 @@ class _Run:
                 done = step + 1
                 if done % config.log_every == 0 or done == config.steps:
                     means = {k: v / count for k, v in sums.items()}
-                    rate = (done - start) * len(x) / max(time.perf_counter() - began, 1e-9)
+                    rate = (done - start) * batch / max(time.perf_counter() - began, 1e-9)
                     self._log(writer, done, means, None if kl_sum is None else kl_sum / count, rate)
                     bar.set_postfix({k[:5]: f"{v:.4g}" for k, v in means.items() if k in
                                      ("loss", "reconstruction", "kl")} | {"img/s": f"{rate:.0f}"}, refresh=False)
@@ -208,6 +209,13 @@ class _Run:
                        config=asdict(config))
         write_json_atomic(self.out / "summary.json", summary)
         return self.path
+
+    def _step(self, model, step: int) -> tuple[dict[str, torch.Tensor], int]:
+        """Loss terms of minibatch ``step`` and its number of frames (an interactive run steps envs instead)."""
+        idx = model.batch_indices(self.factors, step, len(self.data))
+        x = to_model_input(self.data[idx], self.device)
+        y = None if self.factors is None else torch.as_tensor(self.factors[idx], device=self.device)
+        return model.training_step(x, step, step_generator(self.config.seed, step, self.device), factors=y), len(x)
 
     def _nan_message(self, what: str, step: int) -> str:
         kept = (f"the last finite checkpoint, {self.path} at step {self.last_saved}, is intact"

@@ -18,5 +18,7 @@ from vision.methods import dip_vae as _dip_vae  # noqa: E402,F401
 from vision.methods import infogan as _infogan  # noqa: E402,F401
 from vision.methods import dc_ign as _dc_ign  # noqa: E402,F401
 from vision.methods import guided_vae as _guided_vae  # noqa: E402,F401
+from vision.methods import disbm as _disbm  # noqa: E402,F401
+from vision.methods import icf as _icf  # noqa: E402,F401
 
 __all__ = ["Method", "get", "names", "register"]

@@ -17,7 +17,9 @@ ground-truth factors, None except for the methods that ask for labels (DC-IGN, s
 Guided-VAE, through :class:`~vision.methods._samplers.FactorBatches`). One with extra networks and optimisers (FactorVAE's discriminator) also overrides
 ``configure_optimizers`` and ``update``, and a method that needs a pre-trained part (β-VAE-DAE's
 DAE) overrides ``prepare`` and ``initialize``. InfoGAN, a generator and not an encoder-decoder,
-is the one method with a step of its own. The loop in :mod:`vision.train` never changes.
+is the one method with a step of its own; DisBM's contrastive-divergence step replaces the shared one
+too, and ICF, which learns from transitions it makes in an environment, gets its batches from
+:mod:`vision.interact`. The loop in :mod:`vision.train` never changes.
 """
 
 from __future__ import annotations
@@ -57,6 +59,9 @@ class Method(nn.Module):
     #: methods this one builds on: {required method: config key that takes its checkpoint path}.
     #: A pipeline trains those first and hands their checkpoints over (β-VAE-DAE: {"dae": "dae_checkpoint"}).
     requires: ClassVar[dict[str, str]] = {}
+    #: True for a method that learns by stepping an environment (ICF), trained by
+    #: :func:`vision.fit_env` with environments the caller makes, never from a frame file.
+    interactive: ClassVar[bool] = False
 
     @dataclass
     class Config(TrainConfig):

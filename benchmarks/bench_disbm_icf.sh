@@ -1,0 +1,51 @@
+#!/usr/bin/env bash
+# DisBM and ICF next to beta-VAE at one budget (steps, batch, latent size), on dSprites (MIG, DCI)
+# and on the Room (transfer probe, DCI). Every command is a plain `darla` command; results go to
+# $OUT (default runs/bench_disbm_icf). One seed (0). docs/vision.md holds the table it produced.
+#
+#   nice -n 10 env OMP_NUM_THREADS=1 bash benchmarks/bench_disbm_icf.sh [dsprites|room|all]
+#
+# ICF learns by acting, so on dSprites it walks darla/dSpritesWalk-v0 (dSprites' own frames, one
+# action pair per factor) and on the Room it acts in the Room's source domain; the others read
+# 20,000 source frames. Scores use fresh samples of the ground truth (source domain on the Room).
+set -euo pipefail
+OUT=${OUT:-runs/bench_disbm_icf}
+STEPS=${STEPS:-1000}
+COMMON="steps=$STEPS batch_size=32 z_dim=10 seed=0 device=cpu threads=1"
+DARLA=${DARLA:-.venv/bin/darla}
+WHICH=${1:-all}
+mkdir -p "$OUT"
+
+see() {  # see DATASET_TAG METHOD SOURCE_ARGS... -- OVERRIDES...
+    local tag=$1 method=$2; shift 2
+    local t0=$SECONDS
+    "$DARLA" see "$@" --method "$method" --out "$OUT/$tag/$method" --no-progress $COMMON \
+        | tee "$OUT/$tag/$method.log"
+    echo "$tag $method train_s $((SECONDS - t0))" | tee -a "$OUT/times.txt"
+}
+
+if [[ $WHICH == all || $WHICH == dsprites ]]; then
+    mkdir -p "$OUT/dsprites"
+    [[ -f $OUT/dsprites/frames.h5 ]] || "$DARLA" collect dsprites --frames 20000 --seed 0 --sampling factors \
+        --out "$OUT/dsprites/frames.h5"
+    see dsprites beta_vae --data "$OUT/dsprites/frames.h5" beta=4 lr=5e-4
+    see dsprites disbm --data "$OUT/dsprites/frames.h5"
+    see dsprites icf --env darla/dSpritesWalk-v0
+    for m in beta_vae disbm icf; do
+        "$DARLA" metrics "$OUT/dsprites/$m/checkpoint.pt" --env dsprites --metrics mig,dci \
+            --set dci.importance=forest --out "$OUT/dsprites/$m.scores.json"
+    done
+fi
+
+if [[ $WHICH == all || $WHICH == room ]]; then
+    mkdir -p "$OUT/room"
+    [[ -f $OUT/room/frames.h5 ]] || "$DARLA" collect darla/Room-v1 --frames 20000 --seed 0 --sampling factors \
+        --out "$OUT/room/frames.h5"
+    see room beta_vae --data "$OUT/room/frames.h5" beta=4 lr=5e-4
+    see room disbm --data "$OUT/room/frames.h5"
+    see room icf --env darla/Room-v1
+    for m in beta_vae disbm icf; do
+        "$DARLA" metrics "$OUT/room/$m/checkpoint.pt" --env darla/Room-v1 --domain source --metrics probe,dci \
+            --set dci.importance=forest --out "$OUT/room/$m.scores.json"
+    done
+fi
