@@ -73,4 +73,7 @@ class FactorWalkEnv(gymnasium.Env):
         return self._frame.copy()
 
     def render(self) -> np.ndarray | None:
-        return self._frame.copy() if self.render_mode == "rgb_array" else None
+        """The frame as RGB (greyscale spaces such as dSprites repeat their one channel)."""
+        if self.render_mode != "rgb_array":
+            return None
+        return np.repeat(self._frame, 3, axis=-1) if self._frame.shape[-1] == 1 else self._frame.copy()

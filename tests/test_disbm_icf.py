@@ -150,6 +150,20 @@ def test_factor_walk_moves_exactly_one_factor():
         assert reward == 0.0 and (info["factors"] == expected).all()
 
 
+def test_dsprites_walk_is_a_conformant_env_over_dsprites_frames():
+    import gymnasium
+    from gymnasium.utils.env_checker import check_env
+
+    import envs
+
+    env = gymnasium.make("darla/dSpritesWalk-v0")
+    check_env(env.unwrapped)
+    obs, info = env.reset(seed=0)
+    space = envs.make_factor_space("darla/dSpritesWalk-v0")
+    assert env.action_space.n == 2 * space.num_factors
+    np.testing.assert_array_equal(obs, envs.make_factor_space("dsprites").render(info["factors"][None])[0])
+
+
 def one_factor_moves(space: Squares, n: int, seed: int) -> tuple[np.ndarray, list[np.ndarray]]:
     """Frames of ``n`` random states, and for each factor the frames after moving it by one."""
     factors = space.sample(n, np.random.default_rng(seed))
