@@ -264,3 +264,12 @@ def test_icf_checkpoint_round_trip_and_resume(tmp_path):
     with pytest.raises(vision.CheckpointError, match="other hyperparameters"):
         vision.fit_env(make, "icf", tmp_path / "icf", steps=6, z_dim=2, batch_size=4, reference=16,
                        selectivity_weight=1.0, **FAST)
+
+
+def test_darla_methods_lists_both_with_their_papers(capsys):
+    from darla.cli import main
+
+    assert main(["methods", "disbm"]) == 0 and main(["methods", "icf"]) == 0
+    text = capsys.readouterr().out
+    assert "Reed, Sohn, Zhang & Lee 2014" in text and "Manifold Interaction" in text and "cd_k" in text
+    assert "Thomas, Pondard, Bengio et al. 2017" in text and "selectivity_weight" in text
