@@ -309,11 +309,27 @@ def _job(config_dict: dict, run_dir: str, task: Task, force) -> tuple[list, list
     return lines, stages.ran, stages.skipped
 
 
+def _exit_with_parent(parent: int) -> None:
+    """Run in each worker: stop it within a second of its `darla run` being killed, instead of
+    finishing stages nobody waits for while a new run may already hold the directory (what it leaves
+    half-written is a temporary file, which the next run removes)."""
+    import os
+    import threading
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(1)
+        os._exit(1)
+
+    threading.Thread(target=watch, name="exit-with-parent", daemon=True).start()
+
+
 def _run_parallel(config: RunConfig, run_dir: Path, tasks: list[Task], force, log, stages: Stages) -> None:
     """Up to ``config.jobs`` tasks side by side, each as soon as what it needs has finished: the
     pixel agents train while stage 1 does, and several vision seeds train at once. A failed task
     stops new ones from starting; the running ones finish (their stages are kept), then it raises."""
     import multiprocessing
+    import os
     from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 
     from tqdm.auto import tqdm
@@ -322,7 +338,8 @@ def _run_parallel(config: RunConfig, run_dir: Path, tasks: list[Task], force, lo
     waiting, done, failure = list(tasks), set[str](), None
     running: dict = {}
     bar = tqdm(total=len(tasks), desc=f"stages ({config.jobs} at a time)", unit="task")
-    with ProcessPoolExecutor(max_workers=config.jobs, mp_context=context) as pool:
+    with ProcessPoolExecutor(max_workers=config.jobs, mp_context=context, initializer=_exit_with_parent,
+                             initargs=(os.getpid(),)) as pool:
         while waiting or running:
             while failure is None and len(running) < config.jobs:
                 ready = next((t for t in waiting if all(n in done for n in t.needs)), None)

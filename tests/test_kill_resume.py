@@ -16,6 +16,7 @@ import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import pytest
 
@@ -188,3 +189,45 @@ def test_two_runs_on_one_directory_one_runs_the_other_fails_at_once(tmp_path, co
             log.close()
     assert leftovers(runs / "tiny") == []
     assert contents(runs / "tiny") == reference
+
+
+def worker_processes(parent: int) -> list[int]:
+    """The stage workers (multiprocessing spawn children) of ``parent``, from /proc."""
+    children = Path(f"/proc/{parent}/task/{parent}/children").read_text().split()
+    return [int(pid) for pid in children if "spawn_main" in Path(f"/proc/{pid}/cmdline").read_text(errors="replace")]
+
+
+def alive(pid: int) -> bool:
+    """Running, not a zombie waiting to be reaped."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except FileNotFoundError:
+        return False
+
+
+@pytest.mark.skipif(not Path("/proc/self/task").exists(), reason="reads worker processes from Linux's /proc")
+@pytest.mark.timeout(300)
+def test_a_killed_parallel_run_takes_its_stage_workers_with_it(tmp_path):
+    """With jobs > 1 the stages run in worker processes; killing ``darla run`` must not leave them
+    finishing stages nobody waits for, while a new run may already hold the directory."""
+    config = {**TINY, "variants": ["oracle"], "seeds": [0, 1], "jobs": 2, "agent": {**TINY["agent"], "steps": 10_000_000}}
+    (tmp_path / "long.json").write_text(json.dumps(config))
+    with open(tmp_path / "run.log", "w") as log:
+        proc = subprocess.Popen([sys.executable, "-u", "-m", "darla.cli", "run", str(tmp_path / "long.json"),
+                                 "--runs-dir", str(tmp_path / "runs")], stdout=log, stderr=subprocess.STDOUT,
+                                env={**os.environ, "OMP_NUM_THREADS": "1"})
+        try:
+            events = tmp_path / "runs" / "tiny" / "tb" / "agents" / "oracle_seed0"
+            wait_for(lambda: any(events.glob("events*")), proc, "the agent training in its worker")
+            workers: list[int] = []
+            wait_for(lambda: bool(workers.extend(worker_processes(proc.pid)) or workers), proc, "a worker")
+        finally:
+            proc.kill()
+            proc.wait()
+    end = time.time() + 30
+    while any(alive(pid) for pid in workers) and time.time() < end:
+        time.sleep(0.2)
+    survivors = [pid for pid in workers if alive(pid)]
+    for pid in survivors:  # leave nothing running, whatever the outcome
+        os.kill(pid, signal.SIGKILL)
+    assert not survivors, "stage workers outlived their darla run"
