@@ -1,12 +1,13 @@
 # Two commands set everything up on a fresh machine: `make quickstart` and `make test`.
 # The first call creates .venv, installs the pinned CPU build of torch first (override with
 # `make TORCH_SPEC='torch==X.Y --index-url ...'` elsewhere), then the toolkit itself with the
-# EXTRAS it names: `mujoco` (a small wheel) by default, so the Reach tests run instead of skipping;
-# `make EXTRAS=dev test` leaves it out.
+# EXTRAS it names: the simulators of the examples and of Reach (`mujoco`, `box2d`, `miniworld`:
+# small wheels) by default, so their tests run instead of skipping; `make EXTRAS=dev test` leaves
+# them out (those tests then skip, naming the extra).
 PYTHON ?= python3
 VENV ?= .venv
 TORCH_SPEC ?= torch==2.13.0
-EXTRAS ?= dev,mujoco
+EXTRAS ?= dev,mujoco,box2d,miniworld
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed.$(EXTRAS)
 

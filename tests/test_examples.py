@@ -1,8 +1,8 @@
 """The example configs in examples/ (CarRacing, MiniWorld, MuJoCo Reacher from pixels) as a user runs them:
 `darla run examples/NAME.json` end to end at a tiny budget, in a subprocess. Each needs a simulator from an
-optional extra, so each is skipped, with the extra to install, where that extra is absent. The end-to-end
-runs are slow (`make test-slow`): 150-230 s each on a shared 2-core machine at a load of 11, mostly a fresh
-interpreter's imports and the simulators' start; the checks that need no simulator run in the default suite."""
+optional extra, so each is skipped, with the extra to install, where that extra is absent (`make test`
+installs all three). Each end-to-end run takes 10-16 s on 2 cores, mostly a fresh interpreter's imports
+and the simulator's start."""
 
 import importlib.util
 import json
@@ -89,7 +89,6 @@ def _first_frame(config, domain: str) -> np.ndarray:
         env.close()
 
 
-@pytest.mark.slow
 @pytest.mark.timeout(900)
 @pytest.mark.parametrize("name", [needs_extra(n) for n in sorted(EXTRAS)])
 def test_darla_run_example_end_to_end_at_a_tiny_budget(name, tmp_path, monkeypatch):
