@@ -14,19 +14,10 @@ from envs import reach
 from eval import transfer
 from eval.metrics import utils
 
+from test_reach import needs_mujoco  # one render probe per session, in test_reach
+
 ENV_ID = "darla/Reach-v0"
 
-
-def _mujoco_problem() -> str | None:
-    try:
-        reach.scene(64).render(np.zeros(10, np.int64), np.zeros(3), np.empty((64, 64, 3), np.uint8))
-    except (ImportError, RuntimeError) as err:
-        return f"MuJoCo cannot render here ({os.environ.get('MUJOCO_GL', 'MUJOCO_GL unset')}): {err}"
-    return None
-
-
-_PROBLEM = _mujoco_problem()
-needs_mujoco = pytest.mark.skipif(_PROBLEM is not None, reason=_PROBLEM or "")
 
 
 # -- success rates ----------------------------------------------------------------------------------

@@ -25,11 +25,10 @@ from typing import Any, Callable, Protocol
 import numpy as np
 import torch
 
-from vision import config as cfg
 from vision.data import check_frames, step_generator, to_model_input
 from vision.errors import ConfigError
 from vision.methods import get as get_method
-from vision.train import _Run
+from vision.train import _Run, resolve_config
 
 
 class Env(Protocol):
@@ -108,13 +107,7 @@ def fit_env(make_env: Callable[[int], Env], method: str = "icf", out_dir: str | 
     if not cls.interactive:
         raise ConfigError(f"{method} learns from frames, not by interacting; collect them (`darla collect`) and "
                           f"train with `darla see --data FILE --method {method}` (Python: vision.fit)")
-    config = cls.Config() if config is None else config
-    if type(config) is not cls.Config:
-        raise ConfigError(f"config is a {type(config).__qualname__}, but method {method!r} takes "
-                          f"{cls.__name__}.Config; build it with vision.methods.get({method!r}).Config(...)")
-    if hyperparameters:
-        config = cfg.update(config, hyperparameters)
-    config.validate()
+    config = resolve_config(method, config, hyperparameters)
     frames = reference_frames(make_env, reference, config.seed)
     shape = check_frames(frames, "the environment's observations")
     probe = make_env(-1)

@@ -50,6 +50,20 @@ def resolve_device(name: str) -> torch.device:
     return device
 
 
+def resolve_config(method: str, config: Any, hyperparameters: dict[str, Any]) -> Any:
+    """``method``'s config: the one given (which must be that method's ``Config``) or its defaults,
+    updated with ``hyperparameters`` and validated; shared by :func:`fit` and ``vision.fit_env``."""
+    cls = get_method(method)
+    if config is None:
+        config = cls.Config()
+    elif type(config) is not cls.Config:
+        raise ConfigError(f"config is a {type(config).__qualname__}, but method {method!r} takes "
+                          f"{cls.__name__}.Config; build it with vision.methods.get({method!r}).Config(...)")
+    if hyperparameters:
+        config = cfg.update(config, hyperparameters)
+    config.validate()
+    return config
+
 def fit(frames: Frames, method: str = "beta_vae_dae", out_dir: str | os.PathLike = "runs/vision",
         config: Method.Config | None = None, *, factors: ArrayLike | None = None, resume: bool = True,
         progress: bool | None = None, tensorboard: bool = True, origin: dict | None = None,
@@ -74,14 +88,7 @@ def fit(frames: Frames, method: str = "beta_vae_dae", out_dir: str | os.PathLike
                           f"id (`darla see --env ENV_ID --method {method} --out DIR`; Python: "
                           f"vision.fit_env(make_env, {method!r}, DIR))")
     shape = check_frames(frames)
-    if config is None:
-        config = cls.Config()
-    elif type(config) is not cls.Config:
-        raise ConfigError(f"config is a {type(config).__qualname__}, but method {method!r} takes "
-                          f"{cls.__name__}.Config; build it with vision.methods.get({method!r}).Config(...)")
-    if hyperparameters:
-        config = cfg.update(config, hyperparameters)
-    config.validate()
+    config = resolve_config(method, config, hyperparameters)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     data = as_uint8_array(frames)
