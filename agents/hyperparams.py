@@ -87,10 +87,6 @@ register_algorithm("sac", SAC, "continuous", {
 })
 
 
-def algorithms() -> list[str]:
-    return ALGORITHMS.names()
-
-
 def defaults_for(algo: str, env_id: str, overrides: dict | None = None, reads: str | None = None) -> dict:
     """The merged hyperparameters for ``algo`` on ``env_id`` for a policy that ``reads`` latents,
     frames or factors (a fresh dict the caller may modify); see the module docstring for the layers."""
