@@ -76,6 +76,9 @@ class AgentInput:
         """The features extractor a saved policy is rebuilt with, or None for SB3's own."""
         return None
 
+    def initialise(self, policy: torch.nn.Module) -> None:
+        """Set the weights a new policy starts from, once SB3 has built it (not on load)."""
+
 
 class FrozenLatents(AgentInput):
     """Latent means of a frozen encoder (optionally standardised), encoded env-side; an MLP policy."""
@@ -104,6 +107,17 @@ class FineTunedEncoder(Frames):
 
     def extractor(self, encoder_path):
         return EncoderFeatures, {"checkpoint": str(encoder_path)}
+
+    def initialise(self, policy):
+        # SB3's actor-critic policies re-draw every weight of the features extractor when they are
+        # built (`ortho_init`, on by default for PPO and A2C): without this the encoder would start
+        # from random weights, and darla_ft would be a CNN trained from scratch (as it was until
+        # 2026-11-30: its returns did not depend on the vision checkpoint at all).
+        extractors = [m for m in policy.modules() if isinstance(m, EncoderFeatures)]
+        if not extractors:
+            raise RuntimeError("darla_ft's policy has no EncoderFeatures extractor to start from stage 1")
+        for extractor in extractors:
+            extractor.restore_stage1_weights()
 
 
 class GroundTruth(AgentInput):
@@ -159,8 +173,14 @@ class EncoderFeatures(BaseFeaturesExtractor):
     def __init__(self, observation_space: gymnasium.spaces.Box, checkpoint: str):
         model = vision.load_model(checkpoint)
         super().__init__(observation_space, features_dim=int(model.latent_dim))
+        self.checkpoint = checkpoint
         self.model = model.train()
         self.model.requires_grad_(True)
+
+    def restore_stage1_weights(self) -> None:
+        """Copy the stage-1 checkpoint's weights in place (the optimizer keeps its parameters)."""
+        with torch.no_grad():
+            self.model.load_state_dict(vision.load_model(self.checkpoint).state_dict())
 
     def forward(self, observations: torch.Tensor) -> torch.Tensor:
         return self.model.representation(observations)
@@ -255,6 +275,8 @@ def train(variant_name: str, env_id: str, out_dir: str | os.PathLike, *, steps: 
     # a copy: SB3 adds its own entries (A2C's optimizer class) to the dict it is given
     hp["policy_kwargs"] = spec.input.policy_kwargs(dict(plain_policy_kwargs), encoder_path)
     model = ALGORITHMS.get(algo).cls(spec.input.policy, venv, seed=seed, device=device, verbose=0, **hp)
+    if isinstance(model, BaseAlgorithm):
+        spec.input.initialise(model.policy)
     # An explicit logger: TensorBoard events exactly where asked, and no stray /tmp/SB3-* folders.
     outputs: list[KVWriter] = [TensorBoardOutputFormat(str(tensorboard_dir))] if tensorboard_dir else []
     model.set_logger(Logger(str(tensorboard_dir) if tensorboard_dir else None, outputs))

@@ -145,6 +145,19 @@ def test_finetuned_encoder_changes_while_its_saved_copy_does_not(tmp_path, frame
     assert all(torch.equal(v, original[k]) for k, v in vision.load_model(out / "encoder.pt").state_dict().items())
 
 
+@pytest.mark.parametrize("algo", ["ppo", "a2c", "dqn"])
+def test_finetuned_encoder_starts_from_stage_1(tmp_path, frames, algo):
+    # PPO and A2C re-draw the features extractor's weights when they build the policy (SB3's
+    # ortho_init): darla_ft must still start from the vision checkpoint, not from random weights
+    checkpoint = tiny_fit(frames, "beta_vae_dae", tmp_path / "bvd", **{"dae.steps": 2})
+    out = agents.train("darla_ft", "darla/Room-v1", tmp_path / "ft", steps=0, seed=0, algo=algo,
+                       encoder_path=checkpoint)
+    started = agents.load(out).model.policy
+    extractors = [m for m in started.modules() if isinstance(m, agents.agent.EncoderFeatures)]
+    original = vision.load_model(checkpoint).state_dict()
+    assert extractors and all(torch.equal(v, original[k]) for e in extractors for k, v in e.model.state_dict().items())
+
+
 def test_cli_act_then_transfer(tmp_path, vae_checkpoint, capsys):
     from darla.cli import main
 
