@@ -498,7 +498,8 @@ def _score(folder: Path, config: RunConfig, checkpoint: Path) -> None:
 
 def _periodic_transfer_callback(config: RunConfig, spec):
     """Evaluates the learning policy on every transfer domain every ``agent.eval_every`` steps
-    (DMControl-GB's train-on-source, watch-the-target protocol) and logs ``transfer/<domain>``."""
+    (DMControl-GB's train-on-source, watch-the-target protocol) and logs ``transfer/<domain>``, and
+    ``transfer/<domain>/success`` where the env reports ``info["is_success"]``."""
     from stable_baselines3.common.callbacks import BaseCallback
 
     class TransferEval(BaseCallback):
@@ -512,10 +513,13 @@ def _periodic_transfer_callback(config: RunConfig, spec):
                                            config.transfer.seed, config.env_kwargs,
                                            factors=spec.input.ground_truth)
                 venv = spec.input.wrap(venv, encoder, standardizer)
+                successes: list[bool] = []
                 returns = transfer.run_episodes(venv, lambda o, d: self.model.predict(o, deterministic=d)[0],
-                                                config.agent.eval_episodes)
+                                                config.agent.eval_episodes, successes=successes)
                 venv.close()
                 self.logger.record(f"transfer/{domain}", float(np.mean(returns)))
+                if successes:  # envs that report info["is_success"] (Reach)
+                    self.logger.record(f"transfer/{domain}/success", float(np.mean(successes)))
             return True
 
     return TransferEval()

@@ -213,6 +213,7 @@ def test_training_logs_source_returns_and_periodic_target_evaluation(tmp_path):
     tags = set(events.Tags()["scalars"])
     assert {"transfer/source", "transfer/target", "transfer/ood", "rollout/ep_rew_mean"} <= tags
     assert len(events.Scalars("transfer/target")) >= 2, "evaluated periodically, not once"
+    assert not [t for t in tags if t.endswith("/success")], "the Room reports no success: no success curve"
 
 
 @pytest.mark.timeout(300)

@@ -177,3 +177,22 @@ def test_a_run_asking_dqn_on_reach_is_refused_before_any_stage(tmp_path):
     with pytest.raises(ValueError, match="dqn.*continuous.*a2c, ppo, sac"):
         run(config, tmp_path, log=lambda line: None)
     assert not (tmp_path / "reach-tiny" / "collect").exists()
+
+
+@needs_mujoco
+@pytest.mark.timeout(300)
+def test_periodic_evaluation_logs_the_success_rate(tmp_path):
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    from darla import config as config_module
+    from darla.pipeline import run
+
+    data = config_module.load("reach-tiny").to_dict()
+    data.update(variants=["oracle"], transfer={**data["transfer"], "domains": ["source", "target"], "episodes": 2})
+    data["agent"].update(steps=300, eval_every=150, eval_episodes=2)
+    run_dir = run(config_module.RunConfig.from_dict(data), tmp_path, log=lambda line: None)
+    events = EventAccumulator(str(run_dir / "tb" / "agents" / "oracle_seed0"))
+    events.Reload()
+    tags = set(events.Tags()["scalars"])
+    assert {"transfer/source/success", "transfer/target/success"} <= tags
+    assert all(0 <= e.value <= 1 for e in events.Scalars("transfer/target/success"))
