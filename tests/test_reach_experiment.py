@@ -139,6 +139,17 @@ def test_mig_dci_and_the_transfer_probe_run_on_reach():
     assert 0.0 <= scores["mig"]["discrete_mig"] <= 1.0 and 0.0 <= scores["dci"]["disentanglement"] <= 1.0
 
 
+@needs_mujoco
+def test_the_metrics_document_names_the_factors_scored_in_its_domain():
+    from eval.metrics import score_models
+
+    space = envs.make_factor_space(ENV_ID)
+    doc = score_models(space, {"colours": lambda frames: frames.reshape(len(frames), -1, 3).mean(axis=1)}, ["mig"],
+                       seed=0, domain="source", settings={"num_train": 200})
+    assert "render_style" not in doc["meta"]["factors"]  # fixed in source, so not scored there
+    assert len(doc["meta"]["factors"]) == space.num_factors - 1
+
+
 # -- bad input --------------------------------------------------------------------------------------
 def test_mujoco_missing_names_the_extra(monkeypatch):
     monkeypatch.setitem(sys.modules, "mujoco", None)  # `import mujoco` now raises ImportError

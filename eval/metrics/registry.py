@@ -166,7 +166,7 @@ def score_models(space: SpaceLike, encoders: Mapping[str, EncoderLike], names: S
     from eval.metrics import versions
 
     doc["meta"] = {"seed": seed, "domain": domain, "metrics": names, "settings": dict(settings or {}),
-                   "factors": [space.names[k] for k in scored_factors(space)], "versions": versions()}
+                   "factors": [space.names[k] for k in scored_factors(space, domain or "all")], "versions": versions()}
     return doc
 
 
