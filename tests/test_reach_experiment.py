@@ -19,7 +19,6 @@ from test_reach import needs_mujoco  # one render probe per session, in test_rea
 ENV_ID = "darla/Reach-v0"
 
 
-
 # -- success rates ----------------------------------------------------------------------------------
 class _Counter(gymnasium.Env):
     """Three steps an episode; the return is 3 × the action; success when the action is positive

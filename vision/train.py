@@ -64,6 +64,7 @@ def resolve_config(method: str, config: Any, hyperparameters: dict[str, Any]) ->
     config.validate()
     return config
 
+
 def fit(frames: Frames, method: str = "beta_vae_dae", out_dir: str | os.PathLike = "runs/vision",
         config: Method.Config | None = None, *, factors: ArrayLike | None = None, resume: bool = True,
         progress: bool | None = None, tensorboard: bool = True, origin: dict | None = None,
