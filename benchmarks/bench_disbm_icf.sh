@@ -8,10 +8,15 @@
 # ICF learns by acting, so on dSprites it walks darla/dSpritesWalk-v0 (dSprites' own frames, one
 # action pair per factor) and on the Room it acts in the Room's source domain; the others read
 # 20,000 source frames. Scores use fresh samples of the ground truth (source domain on the Room).
+# STEPS (default 1000), SEED (default 0) and METHODS (default "beta_vae disbm icf") select the runs,
+# e.g. for DisBM at 10k steps over three seeds:
+#   for s in 0 1 2; do OUT=runs/bench_disbm_icf/s$s SEED=$s METHODS=disbm STEPS=10000 bash ...; done
 set -euo pipefail
 OUT=${OUT:-runs/bench_disbm_icf}
 STEPS=${STEPS:-1000}
-COMMON="steps=$STEPS batch_size=32 z_dim=10 seed=0 device=cpu threads=1"
+SEED=${SEED:-0}
+METHODS=${METHODS:-beta_vae disbm icf}
+COMMON="steps=$STEPS batch_size=32 z_dim=10 seed=$SEED device=cpu threads=1"
 DARLA=${DARLA:-.venv/bin/darla}
 WHICH=${1:-all}
 mkdir -p "$OUT"
@@ -28,10 +33,14 @@ if [[ $WHICH == all || $WHICH == dsprites ]]; then
     mkdir -p "$OUT/dsprites"
     [[ -f $OUT/dsprites/frames.h5 ]] || "$DARLA" collect dsprites --frames 20000 --seed 0 --sampling factors \
         --out "$OUT/dsprites/frames.h5"
-    see dsprites beta_vae --data "$OUT/dsprites/frames.h5" beta=4 lr=5e-4
-    see dsprites disbm --data "$OUT/dsprites/frames.h5"
-    see dsprites icf --env darla/dSpritesWalk-v0
-    for m in beta_vae disbm icf; do
+    for m in $METHODS; do
+        case $m in
+            beta_vae) see dsprites beta_vae --data "$OUT/dsprites/frames.h5" beta=4 lr=5e-4 ;;
+            icf) see dsprites icf --env darla/dSpritesWalk-v0 ;;
+            *) see dsprites "$m" --data "$OUT/dsprites/frames.h5" ;;
+        esac
+    done
+    for m in $METHODS; do
         "$DARLA" metrics "$OUT/dsprites/$m/checkpoint.pt" --env dsprites --metrics mig,dci \
             --set dci.importance=forest --out "$OUT/dsprites/$m.scores.json"
     done
@@ -41,10 +50,14 @@ if [[ $WHICH == all || $WHICH == room ]]; then
     mkdir -p "$OUT/room"
     [[ -f $OUT/room/frames.h5 ]] || "$DARLA" collect darla/Room-v1 --frames 20000 --seed 0 --sampling factors \
         --out "$OUT/room/frames.h5"
-    see room beta_vae --data "$OUT/room/frames.h5" beta=4 lr=5e-4
-    see room disbm --data "$OUT/room/frames.h5"
-    see room icf --env darla/Room-v1
-    for m in beta_vae disbm icf; do
+    for m in $METHODS; do
+        case $m in
+            beta_vae) see room beta_vae --data "$OUT/room/frames.h5" beta=4 lr=5e-4 ;;
+            icf) see room icf --env darla/Room-v1 ;;
+            *) see room "$m" --data "$OUT/room/frames.h5" ;;
+        esac
+    done
+    for m in $METHODS; do
         "$DARLA" metrics "$OUT/room/$m/checkpoint.pt" --env darla/Room-v1 --domain source --metrics probe,dci \
             --set dci.importance=forest --out "$OUT/room/$m.scores.json"
     done

@@ -99,6 +99,24 @@ def test_disbm_trains_checkpoints_and_reloads(tmp_path):
     assert np.isfinite(summary["pixel_mse"])
 
 
+@pytest.mark.parametrize("likelihood", ["bernoulli", "gaussian"])
+def test_disbm_starts_its_visible_biases_at_the_data(likelihood):
+    """Pixel (0, 0) is on in a quarter of the frames, the rest always off: binary units start at
+    logit(1/4) there and at the clamp's floor elsewhere; Gaussian units start at the mean."""
+    frames = np.zeros((8, 4, 4, 1), np.uint8)
+    frames[:2, 0, 0] = 255
+    model = DisBM(DisBM.Config(z_dim=2, rank=2, downsample=1, likelihood=likelihood), (4, 4, 1))
+    model.initialize(frames)
+    expect = np.zeros(16)
+    expect[0] = 0.25
+    if likelihood == "bernoulli":
+        expect = np.log(np.clip(expect, 1e-3, 1) / (1 - np.clip(expect, 1e-3, 1)))
+    np.testing.assert_allclose(model.b_v.detach().numpy(), expect, rtol=1e-5)
+    if likelihood == "bernoulli":
+        with torch.no_grad():  # hidden units off: the reconstruction is the data's mean frame
+            assert torch.sigmoid(model.decode(torch.zeros(1, 2)))[0, 0, 0, 0].item() == pytest.approx(0.25)
+
+
 @pytest.mark.parametrize("frames, message", [
     (np.zeros((10, 8), np.float32), "must be a uint8 array"),
     (np.zeros((10, 16, 16, 1), np.float32), "must be uint8"),

@@ -237,7 +237,7 @@ def test_beta_vae_dae_on_darlas_network_starts_its_convolutions_from_the_trained
     shape = frames.shape[1:]
     for init in (True, False):
         model = cls(cls.Config(network="darla", init_from_dae=init, dae_checkpoint=str(dae)), shape)
-        model.initialize()
+        model.initialize(frames)
         mine = [m for m in model.encoder.net if isinstance(m, torch.nn.Conv2d)]
         theirs = [m for m in trained_dae.encoder.net if isinstance(m, torch.nn.Conv2d)]
         mine += [m for m in model.decoder.convs if isinstance(m, torch.nn.ConvTranspose2d)]

@@ -155,7 +155,7 @@ class _Run:
                 if start == config.steps and (self.out / "summary.json").exists():
                     return self.path
             else:
-                model.initialize()
+                model.initialize(self.data)
             return self._loop(model, optimizers, start)
         finally:
             torch.set_num_threads(threads)

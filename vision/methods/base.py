@@ -189,5 +189,6 @@ class Method(nn.Module):
         """Before a run: train or locate what the method depends on; return the final config."""
         return config
 
-    def initialize(self) -> None:
-        """After construction on a fresh (not resumed) run: load pre-trained parts."""
+    def initialize(self, frames: np.ndarray) -> None:
+        """After construction on a fresh (not resumed) run: load pre-trained parts, or set starting
+        values from the training frames (uint8 [N, H, W, C])."""

@@ -132,7 +132,7 @@ class BetaVAEDAE(BetaVAE):
         path = fit(frames, "dae", Path(out_dir) / "dae", config=dae, **fit_kwargs)
         return dataclasses.replace(config, dae=dae, dae_checkpoint=str(path))
 
-    def initialize(self) -> None:
+    def initialize(self, frames: np.ndarray) -> None:
         from vision import checkpoint
 
         dae = cast(DenoisingAutoEncoder, checkpoint.load_model(self.config.dae_checkpoint, expect_method="dae"))

@@ -42,10 +42,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from vision.data import to_model_input
 from vision.errors import ConfigError
 from vision.methods._zoo import check_latents, check_nonnegative
 from vision.methods.base import Method
@@ -200,6 +202,20 @@ class DisBM(Method):
         return v, h, m
 
     # ----- the Method interface ------------------------------------------------------------------
+    @torch.no_grad()
+    def initialize(self, frames: np.ndarray) -> None:
+        """Start the visible biases at the data: bv = logit of each visible unit's mean (binary
+        units) or the mean itself (Gaussian), as Hinton's practical guide to RBMs advises. From
+        bv = 0 every reconstruction starts at grey 0.5, and Adam moves a bias by about ``lr`` a
+        step, so at lr 1e-3 a thousand steps could not reach dSprites' black background."""
+        sample = frames[:: max(1, len(frames) // 10_000)]
+        means = torch.stack([self.visible(to_model_input(sample[i:i + 1024], self.b_v.device)).sum(0)
+                             for i in range(0, len(sample), 1024)]).sum(0) / len(sample)
+        if self.config.likelihood == "gaussian":
+            self.b_v.copy_(means)
+        else:
+            self.b_v.copy_(torch.logit(means.clamp(1e-3, 1 - 1e-3)))
+
     def encode(self, x: Tensor) -> tuple[Tensor, None]:
         """The code: (μh, μm) concatenated, the mean-field activation means of both groups."""
         mu_h, mu_m = self.mean_field(self.visible(x))
