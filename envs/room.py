@@ -236,19 +236,29 @@ class RoomFactors(FactorSpace):
     view_factors = tuple(Factor(f"{shape}_{kind}", len(labels), labels) for shape in SHAPES
                          for kind, labels in (("bearing", BEARINGS), ("distance", DISTANCES)))
 
-    def views(self, factors: np.ndarray) -> np.ndarray:
-        """Per object, its bearing and distance in the frame (``unseen`` when no pixel of it is drawn)."""
+    def object_positions(self, factors: np.ndarray) -> dict[str, dict[str, np.ndarray]]:
+        """Per object (``hat``, ``lolly``), where it is relative to the camera, before ``views`` bins
+        it: ``depth`` along the view direction in cells, ``screen_x`` of its centre (−1 left edge,
+        1 right edge; meaningful where seen) and ``seen`` (at least one pixel of it is drawn)."""
         factors = self.check_factors(np.atleast_2d(factors))
-        out = np.zeros((len(factors), len(self.view_factors)), dtype=np.int64)
         cameras = [_camera(0, 0, h)[1:] for h in range(NUM_HEADINGS)]  # the renderer's (forward, right)
         forward, right = (np.array([cameras[h][k] for h in factors[:, HEADING]]) for k in (0, 1))
+        out = {}
         for shape, column in enumerate(OBJECT_CELLS):
             rel = np.stack([factors[:, column] // self.grid - factors[:, AGENT_X],
                             factors[:, column] % self.grid - factors[:, AGENT_Y]], axis=1).astype(np.float64)
             depth, lateral = (rel * forward).sum(axis=1), (rel * right).sum(axis=1)
             seen = np.array([sum(map(len, _sprite_pixels(self.grid, self.size, int(h), int(dx), int(dy), shape))) > 0
                              for h, (dx, dy) in zip(factors[:, HEADING], rel.astype(int))], dtype=bool)
-            u = lateral / np.where(seen, depth, 1.0)  # screen position of the object's centre, in [-1, 1] in frame
+            out[SHAPES[shape]] = {"depth": depth, "screen_x": lateral / np.where(seen, depth, 1.0), "seen": seen}
+        return out
+
+    def views(self, factors: np.ndarray) -> np.ndarray:
+        """Per object, its bearing and distance in the frame (``unseen`` when no pixel of it is drawn)."""
+        factors = self.check_factors(np.atleast_2d(factors))
+        out = np.zeros((len(factors), len(self.view_factors)), dtype=np.int64)
+        for shape, where in enumerate(self.object_positions(factors).values()):
+            u, depth, seen = where["screen_x"], where["depth"], where["seen"]
             bearing = np.where(u < -1 / 3, 1, np.where(u > 1 / 3, 3, 2))
             distance = np.where(depth <= 1.5, 1, np.where(depth <= 2.5, 2, 3))
             out[:, 2 * shape] = np.where(seen, bearing, 0)

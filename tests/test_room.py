@@ -251,3 +251,14 @@ def test_views_say_where_each_object_is_in_the_frame(space):
         drawn = (space.render(alone) != space.render(hidden)).any(axis=(1, 2, 3))
         np.testing.assert_array_equal(views[:, 2 * shape] != 0, drawn)
         assert 0.1 < drawn.mean() < 0.6
+
+
+def test_object_positions_are_the_unbinned_views(space):
+    """Depth in cells along the view and the screen x of the centre, on hand-placed scenes; views bin them."""
+    where = space.object_positions(np.array(state(heading=2, hat=(2, 3), lolly=(3, 1))))
+    assert where["hat"]["depth"][0] == pytest.approx(2.0) and where["hat"]["seen"][0]
+    assert where["hat"]["screen_x"][0] > 1 / 3  # right of the middle third: "right" in views
+    assert not where["lolly"]["seen"][0]  # behind-right of an agent facing +y
+    where = space.object_positions(np.array(state(hat=(2, 1), lolly=(0, 1))))
+    assert where["hat"]["depth"][0] == pytest.approx(1.0) and where["hat"]["screen_x"][0] == pytest.approx(0.0)
+    assert where["lolly"]["depth"][0] == pytest.approx(-1.0) and not where["lolly"]["seen"][0]
