@@ -19,7 +19,7 @@ import numpy as np
 import torch
 from scipy.stats import rankdata
 
-import envs
+from envs.room import RoomFactors
 from vision import load_encoder
 
 QUANTITIES = [(shape, kind) for shape in ("hat", "lolly") for kind in ("depth", "screen_x")]
@@ -42,7 +42,7 @@ def main(argv=None) -> list[dict]:
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args(argv)
     torch.set_num_threads(1)
-    space = envs.make_factor_space("darla/Room-v1")
+    space = RoomFactors()
     factors = space.sample(args.frames, np.random.default_rng(args.seed), domain="source", reachable=True)
     frames = space.render(factors)
     where = space.object_positions(factors)
