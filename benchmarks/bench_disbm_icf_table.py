@@ -1,9 +1,10 @@
 """The Markdown tables of ``benchmarks/bench_disbm_icf.sh``'s output folder (docs/vision.md).
 
-    .venv/bin/python benchmarks/bench_disbm_icf_table.py runs/bench_disbm_icf
+    .venv/bin/python benchmarks/bench_disbm_icf_table.py runs/bench_disbm_icf [more output folders]
 
-One row per (dataset, method) that has a ``summary.json``; a score it has not computed yet is "—".
-Train seconds come from the script's ``times.txt``.
+One row per (folder, dataset, method) that has a ``summary.json``; a score it has not computed yet
+is "—". Train seconds come from the script's ``times.txt``. With several folders (one per seed,
+``SEED=k OUT=.../sk``), each row is labelled with its folder's name.
 """
 
 from __future__ import annotations
@@ -25,47 +26,58 @@ def _fmt(value) -> str:
     return "—" if value is None else f"{value:.3f}"
 
 
-def main(argv: list[str]) -> int:
-    out = Path(argv[0] if argv else "runs/bench_disbm_icf")
+def _times(out: Path) -> dict[tuple[str, str], str]:
     times: dict[tuple[str, str], str] = {}
     if (out / "times.txt").exists():
         for line in (out / "times.txt").read_text().splitlines():
             tag, method, kind, value = line.split()
             if kind == "train_s":
                 times[tag, method] = value
+    return times
+
+
+def main(argv: list[str]) -> int:
+    outs = [Path(a) for a in argv] or [Path("runs/bench_disbm_icf")]
+    label = (lambda out, method: f"{out.name}: `{method}`") if len(outs) > 1 else (lambda out, method: f"`{method}`")
     print("| dataset | method | MIG | DCI D | DCI C | DCI I (test) | pixel MSE / mean-image MSE | train s |")
     print("|---|---|---|---|---|---|---|---|")
-    for method in METHODS:
-        summary_path = out / "dsprites" / method / "summary.json"
-        if not summary_path.exists():
-            continue
-        summary, s = json.loads(summary_path.read_text()), _scores(out / "dsprites" / f"{method}.scores.json")
-        dci = s.get("dci", {})
-        print(f"| dSprites | `{method}` | {_fmt(s.get('mig', {}).get('discrete_mig'))} | "
-              f"{_fmt(dci.get('disentanglement'))} | {_fmt(dci.get('completeness'))} | "
-              f"{_fmt(dci.get('informativeness_test'))} | {summary['mse_ratio']:.2f} | {times.get(('dsprites', method), '—')} |")
+    for out in outs:
+        times = _times(out)
+        for method in METHODS:
+            summary_path = out / "dsprites" / method / "summary.json"
+            if not summary_path.exists():
+                continue
+            summary, s = json.loads(summary_path.read_text()), _scores(out / "dsprites" / f"{method}.scores.json")
+            dci = s.get("dci", {})
+            print(f"| dSprites | {label(out, method)} | {_fmt(s.get('mig', {}).get('discrete_mig'))} | "
+                  f"{_fmt(dci.get('disentanglement'))} | {_fmt(dci.get('completeness'))} | "
+                  f"{_fmt(dci.get('informativeness_test'))} | {summary['mse_ratio']:.2f} | "
+                  f"{times.get(('dsprites', method), '—')} |")
     print()
     rows = []
-    for method in METHODS:
-        summary_path = out / "room" / method / "summary.json"
-        if summary_path.exists():
-            rows.append((method, json.loads(summary_path.read_text()), _scores(out / "room" / f"{method}.scores.json")))
-    probe_keys = sorted({k for _, _, s in rows for k in s.get("probe", {}) if k.startswith("accuracy.")})
+    for out in outs:
+        times = _times(out)
+        for method in METHODS:
+            summary_path = out / "room" / method / "summary.json"
+            if summary_path.exists():
+                rows.append((label(out, method), json.loads(summary_path.read_text()),
+                             _scores(out / "room" / f"{method}.scores.json"), times.get(("room", method), "—")))
+    probe_keys = sorted({k for _, _, s, _ in rows for k in s.get("probe", {}) if k.startswith("accuracy.")})
     print("| method | probe source | probe target | probe ood | DCI D | DCI C | DCI I (test) | "
           "pixel MSE / mean-image MSE | train s |")
     print("|---|---|---|---|---|---|---|---|---|")
-    for method, summary, s in rows:
+    for name, summary, s, seconds in rows:
         probe, dci = s.get("probe", {}), s.get("dci", {})
-        print(f"| `{method}` | {_fmt(probe.get('mean_accuracy'))} | {_fmt(probe.get('mean_target'))} | "
+        print(f"| {name} | {_fmt(probe.get('mean_accuracy'))} | {_fmt(probe.get('mean_target'))} | "
               f"{_fmt(probe.get('mean_ood'))} | {_fmt(dci.get('disentanglement'))} | {_fmt(dci.get('completeness'))} | "
-              f"{_fmt(dci.get('informativeness_test'))} | {summary['mse_ratio']:.2f} | {times.get(('room', method), '—')} |")
+              f"{_fmt(dci.get('informativeness_test'))} | {summary['mse_ratio']:.2f} | {seconds} |")
     print()
-    print("| probe accuracy (source, held out) | " + " | ".join(f"`{m}`" for m, _, _ in rows) + " | chance |")
+    print("| probe accuracy (source, held out) | " + " | ".join(name for name, _, _, _ in rows) + " | chance |")
     print("|---|" + "---|" * (len(rows) + 1))
     for key in probe_keys:
-        name = key.split(".", 1)[1]
-        chance = next((s["probe"].get(f"chance.{name}") for _, _, s in rows if "probe" in s), None)
-        print(f"| {name} | " + " | ".join(_fmt(s.get("probe", {}).get(key)) for _, _, s in rows)
+        factor = key.split(".", 1)[1]
+        chance = next((s["probe"].get(f"chance.{factor}") for _, _, s, _ in rows if "probe" in s), None)
+        print(f"| {factor} | " + " | ".join(_fmt(s.get("probe", {}).get(key)) for _, _, s, _ in rows)
               + f" | {_fmt(chance)} |")
     return 0
 
