@@ -29,17 +29,22 @@ see() {  # see DATASET_TAG METHOD SOURCE_ARGS... -- OVERRIDES...
     echo "$tag $method train_s $((SECONDS - t0))" | tee -a "$OUT/times.txt"
 }
 
+train_methods() {  # train_methods DATASET_TAG ICF_ENV: every method in $METHODS on $OUT/TAG/frames.h5
+    local tag=$1 icf_env=$2 m
+    for m in $METHODS; do
+        case $m in
+            beta_vae) see "$tag" beta_vae --data "$OUT/$tag/frames.h5" beta=4 lr=5e-4 ;;
+            icf) see "$tag" icf --env "$icf_env" ;;  # ICF learns by acting, not from the frames
+            *) see "$tag" "$m" --data "$OUT/$tag/frames.h5" ;;
+        esac
+    done
+}
+
 if [[ $WHICH == all || $WHICH == dsprites ]]; then
     mkdir -p "$OUT/dsprites"
     [[ -f $OUT/dsprites/frames.h5 ]] || "$DARLA" collect dsprites --frames 20000 --seed 0 --sampling factors \
         --out "$OUT/dsprites/frames.h5"
-    for m in $METHODS; do
-        case $m in
-            beta_vae) see dsprites beta_vae --data "$OUT/dsprites/frames.h5" beta=4 lr=5e-4 ;;
-            icf) see dsprites icf --env darla/dSpritesWalk-v0 ;;
-            *) see dsprites "$m" --data "$OUT/dsprites/frames.h5" ;;
-        esac
-    done
+    train_methods dsprites darla/dSpritesWalk-v0
     for m in $METHODS; do
         "$DARLA" metrics "$OUT/dsprites/$m/checkpoint.pt" --env dsprites --metrics mig,dci \
             --set dci.importance=forest --out "$OUT/dsprites/$m.scores.json"
@@ -50,13 +55,7 @@ if [[ $WHICH == all || $WHICH == room ]]; then
     mkdir -p "$OUT/room"
     [[ -f $OUT/room/frames.h5 ]] || "$DARLA" collect darla/Room-v1 --frames 20000 --seed 0 --sampling factors \
         --out "$OUT/room/frames.h5"
-    for m in $METHODS; do
-        case $m in
-            beta_vae) see room beta_vae --data "$OUT/room/frames.h5" beta=4 lr=5e-4 ;;
-            icf) see room icf --env darla/Room-v1 ;;
-            *) see room "$m" --data "$OUT/room/frames.h5" ;;
-        esac
-    done
+    train_methods room darla/Room-v1
     for m in $METHODS; do
         "$DARLA" metrics "$OUT/room/$m/checkpoint.pt" --env darla/Room-v1 --domain source --metrics probe,dci \
             --set dci.importance=forest --out "$OUT/room/$m.scores.json"

@@ -39,10 +39,10 @@ def _times(out: Path) -> dict[tuple[str, str], str]:
 def main(argv: list[str]) -> int:
     outs = [Path(a) for a in argv] or [Path("runs/bench_disbm_icf")]
     label = (lambda out, method: f"{out.name}: `{method}`") if len(outs) > 1 else (lambda out, method: f"`{method}`")
+    times = {out: _times(out) for out in outs}
     print("| dataset | method | MIG | DCI D | DCI C | DCI I (test) | pixel MSE / mean-image MSE | train s |")
     print("|---|---|---|---|---|---|---|---|")
     for out in outs:
-        times = _times(out)
         for method in METHODS:
             summary_path = out / "dsprites" / method / "summary.json"
             if not summary_path.exists():
@@ -52,16 +52,15 @@ def main(argv: list[str]) -> int:
             print(f"| dSprites | {label(out, method)} | {_fmt(s.get('mig', {}).get('discrete_mig'))} | "
                   f"{_fmt(dci.get('disentanglement'))} | {_fmt(dci.get('completeness'))} | "
                   f"{_fmt(dci.get('informativeness_test'))} | {summary['mse_ratio']:.2f} | "
-                  f"{times.get(('dsprites', method), '—')} |")
+                  f"{times[out].get(('dsprites', method), '—')} |")
     print()
     rows = []
     for out in outs:
-        times = _times(out)
         for method in METHODS:
             summary_path = out / "room" / method / "summary.json"
             if summary_path.exists():
                 rows.append((label(out, method), json.loads(summary_path.read_text()),
-                             _scores(out / "room" / f"{method}.scores.json"), times.get(("room", method), "—")))
+                             _scores(out / "room" / f"{method}.scores.json"), times[out].get(("room", method), "—")))
     probe_keys = sorted({k for _, _, s, _ in rows for k in s.get("probe", {}) if k.startswith("accuracy.")})
     print("| method | probe source | probe target | probe ood | DCI D | DCI C | DCI I (test) | "
           "pixel MSE / mean-image MSE | train s |")

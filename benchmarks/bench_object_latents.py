@@ -17,7 +17,7 @@ import argparse
 
 import numpy as np
 import torch
-from scipy.stats import rankdata
+from scipy.stats import spearmanr
 
 from envs.room import RoomFactors
 from vision import load_encoder
@@ -26,12 +26,9 @@ QUANTITIES = [(shape, kind) for shape in ("hat", "lolly") for kind in ("depth", 
 
 
 def best_latent(codes: np.ndarray, target: np.ndarray) -> tuple[int, float]:
-    """(latent, |Spearman ρ|) of the latent whose code is most rank-correlated with ``target``."""
-    r_codes = rankdata(codes, axis=0)
-    r_codes = (r_codes - r_codes.mean(0)) / (r_codes.std(0) + 1e-12)
-    r_target = rankdata(target)
-    r_target = (r_target - r_target.mean()) / (r_target.std() + 1e-12)
-    rho = np.abs(r_codes.T @ r_target) / len(target)
+    """(latent, |Spearman ρ|) of the latent whose code is most rank-correlated with ``target``
+    (a constant latent counts as ρ = 0)."""
+    rho = np.abs(np.nan_to_num(spearmanr(codes, target).statistic[-1, :-1]))
     return int(rho.argmax()), float(rho.max())
 
 
