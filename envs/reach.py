@@ -12,7 +12,8 @@ for the default 40: the tip moves up to about 3 cm, 2 px at 64 × 64): the frame
 alone, so ``ReachFactors.render(factors)`` returns exactly the env's frame (tested), as the Room's
 does. The reward reads the continuous state. Visual factors: object, table and background colour (6
 in-distribution hues and 2 out-of-distribution ones each), the key light's direction (4), and the
-render style (0 simulator, 1 "camera").
+render style (0 simulator, 1 "camera"). ``camera`` places the fixed camera: ``wide`` (the default)
+or ``close``, which frames the reaching zone so that the cube and the arm cover more pixels.
 
 **Domains.** ``source``: simulator style, in-distribution colours, without the held-out conjunctions
 (a table–background or table–object pair with ``(a + b) % 3 == 0``); ``target``: those held-out
@@ -79,6 +80,10 @@ TABLE_RGB = _hsv(TABLE_HUES, 0.35, 0.80)
 BACKGROUND_RGB = _hsv(BACKGROUND_HUES, 0.45, 0.50)
 LIGHT_AZIMUTHS = (-60, -20, 20, 60)  # degrees from straight ahead; the key light comes from above-front
 STYLES = ("sim", "camera")
+# Where the fixed camera stands (MJCF ``pos``, ``xyaxes``, ``fovy``). ``wide`` shows the whole table and
+# the arm raised high, with the cube about 2 px across at 64 × 64; ``close`` frames the reaching zone
+# (cube about 5 px, the forearm 3-4 px wide) and loses the arm when it is raised far above the table.
+CAMERAS = {"wide": ("0 -1.05 0.8", "1 0 0 0 0.6 0.8", 45), "close": ("0 -0.62 0.62", "1 0 0 0 0.7 0.72", 45)}
 
 (OBJECT_X, OBJECT_Y, BASE_YAW, SHOULDER, ELBOW, OBJECT_COLOUR, TABLE_COLOUR, BACKGROUND_COLOUR, LIGHT,
  STYLE) = range(10)
@@ -138,12 +143,19 @@ def object_position(ix: int, iy: int) -> np.ndarray:
 
 
 # -- MuJoCo: the model, the GL back-end and the shared renderer ------------------------------------
-def mjcf(size: int) -> str:
+def check_camera(camera: str) -> str:
+    if camera not in CAMERAS:
+        raise ValueError(f"unknown camera {camera!r}; known: {', '.join(CAMERAS)}")
+    return camera
+
+
+def mjcf(size: int, camera: str = "wide") -> str:
     """The scene as MJCF. What a software renderer pays for is kept small: no multisampling or
     shadows, coarse capsule and cylinder meshes, boxes rather than planes (a plane is drawn as a grid
     of quads); together about five times faster than MuJoCo's defaults here."""
     rgba = "0.5 0.5 0.5 1"
     ranges = {name: f"{lo} {hi}" for name, (lo, hi) in zip(JOINTS, JOINT_RANGES)}
+    camera_pos, camera_axes, fovy = CAMERAS[check_camera(camera)]
     return f"""
 <mujoco model="darla_reach">
   <compiler angle="radian"/>
@@ -169,7 +181,7 @@ def mjcf(size: int) -> str:
   <worldbody>
     <light name="key" directional="true" pos="0 0 2" dir="0 0.5 -1" diffuse="0.7 0.7 0.7" specular="0 0 0"
            castshadow="false"/>
-    <camera name="view" pos="0 -1.05 0.8" xyaxes="1 0 0 0 0.6 0.8" fovy="45"/>
+    <camera name="view" pos="{camera_pos}" xyaxes="{camera_axes}" fovy="{fovy}"/>
     <geom name="floor" type="box" pos="0 0 -0.8" size="4 4 0.05" rgba="{rgba}"/>
     <geom name="wall" type="box" pos="0 1.2 0.5" size="4 0.02 1.5" rgba="{rgba}"/>
     <geom name="table" type="box" pos="0 0 -0.375" size="0.45 0.4 0.375" rgba="{rgba}" contype="0" conaffinity="1"/>
@@ -255,12 +267,13 @@ def import_mujoco() -> ModuleType:
 
 
 class Scene:
-    """One compiled model, one render state and one off-screen renderer for a frame size, shared by
-    every Reach env and factor space of the process (:func:`scene`): a GL context is costly to make."""
+    """One compiled model, one render state and one off-screen renderer for a frame size and camera,
+    shared by every Reach env and factor space of the process (:func:`scene`): a GL context is costly
+    to make."""
 
-    def __init__(self, size: int):
+    def __init__(self, size: int, camera: str = "wide"):
         mujoco = self.mujoco = import_mujoco()
-        self.model = mujoco.MjModel.from_xml_string(mjcf(size))
+        self.model = mujoco.MjModel.from_xml_string(mjcf(size, camera))
         self.data = mujoco.MjData(self.model)
         try:
             self.renderer = mujoco.Renderer(self.model, size, size)
@@ -320,14 +333,14 @@ class Scene:
         return out
 
 
-_SCENES: dict[int, Scene] = {}
+_SCENES: dict[tuple[int, str], Scene] = {}
 
 
-def scene(size: int) -> Scene:
-    """The process's shared :class:`Scene` for ``size``-pixel frames, made on first use."""
-    if size not in _SCENES:
-        _SCENES[size] = Scene(size)
-    return _SCENES[size]
+def scene(size: int, camera: str = "wide") -> Scene:
+    """The process's shared :class:`Scene` for ``size``-pixel frames from ``camera``, made on first use."""
+    if (size, camera) not in _SCENES:
+        _SCENES[size, camera] = Scene(size, camera)
+    return _SCENES[size, camera]
 
 
 # -- ground truth -----------------------------------------------------------------------------------
@@ -338,12 +351,12 @@ class ReachFactors(FactorSpace):
     contacts keep it out); :meth:`reachable` tells those states apart. Building the space needs no
     MuJoCo; rendering does."""
 
-    def __init__(self, size: int = 64, joint_bins: int = 40):
+    def __init__(self, size: int = 64, joint_bins: int = 40, camera: str = "wide"):
         if size < 16:
             raise ValueError(f"size must be at least 16 pixels, got {size}")
         if joint_bins < 2:
             raise ValueError(f"joint_bins must be at least 2, got {joint_bins}")
-        self.size, self.joint_bins = size, joint_bins
+        self.size, self.joint_bins, self.camera = size, joint_bins, check_camera(camera)
         self.angles = joint_grid(joint_bins)
         names = lambda prefix, hues: tuple(f"{prefix}{h}" for h in hues)  # noqa: E731
         super().__init__(
@@ -378,7 +391,7 @@ class ReachFactors(FactorSpace):
     def render(self, factors: np.ndarray) -> np.ndarray:
         factors = self.check_factors(np.atleast_2d(factors))
         frames = np.empty((len(factors), self.size, self.size, 3), dtype=np.uint8)
-        shared, angles = scene(self.size), self.joint_angles(factors)
+        shared, angles = scene(self.size, self.camera), self.joint_angles(factors)
         for i, row in enumerate(factors):
             shared.render(row, angles[i], frames[i])
         return frames
@@ -401,8 +414,8 @@ class ReachEnv(gymnasium.Env):
 
     def __init__(self, domain: str = "source", size: int = 64, joint_bins: int = 40, episode_length: int = 100,
                  frame_skip: int = 5, max_speed: float = 1.5, success_radius: float = 0.05,
-                 success_bonus: float = 1.0, render_mode: str | None = None):
-        self.factor_space = ReachFactors(size=size, joint_bins=joint_bins)
+                 success_bonus: float = 1.0, camera: str = "wide", render_mode: str | None = None):
+        self.factor_space = ReachFactors(size=size, joint_bins=joint_bins, camera=camera)
         self.domain = self.factor_space.domain(domain).name  # fails early, listing known domains
         if episode_length < 1 or frame_skip < 1:
             raise ValueError("episode_length and frame_skip must be positive")
@@ -418,7 +431,7 @@ class ReachEnv(gymnasium.Env):
         self.observation_space = spaces.Box(0, 255, (size, size, 3), dtype=np.uint8)
         self.action_space = spaces.Box(-1.0, 1.0, (len(JOINTS),), dtype=np.float32)
         self._visuals = self.factor_space.allowed_visuals(self.domain)
-        self._scene = scene(size)  # fails here, with the fix, when MuJoCo is missing or cannot render
+        self._scene = scene(size, camera)  # fails here, with the fix, when MuJoCo is missing or cannot render
         self._data = self._scene.mujoco.MjData(self._scene.model)
         self._state = np.zeros(self.factor_space.num_factors, dtype=np.int64)
         self._frame = np.zeros((size, size, 3), dtype=np.uint8)
@@ -491,6 +504,7 @@ def factor_space(**env_kwargs: Any) -> ReachFactors:
     """The factor space ``ReachEnv(**env_kwargs)`` would have, built without MuJoCo (the registry's
     ``make_factor_space`` uses it, so ``darla envs`` works where the extra is not installed)."""
     bound = inspect.signature(ReachEnv).bind(**env_kwargs).arguments  # a TypeError names a wrong keyword
-    space = ReachFactors(size=bound.get("size", 64), joint_bins=bound.get("joint_bins", 40))
+    space = ReachFactors(size=bound.get("size", 64), joint_bins=bound.get("joint_bins", 40),
+                         camera=bound.get("camera", "wide"))
     space.domain(bound.get("domain", "source"))
     return space

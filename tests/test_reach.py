@@ -72,13 +72,31 @@ def test_bad_inputs_fail_clearly():
         envs.make_factor_space(ENV_ID, domain="real")
     with pytest.raises(TypeError, match="colour"):
         envs.make_factor_space(ENV_ID, colour=3)
+    with pytest.raises(ValueError, match="unknown camera 'near'; known: wide, close"):
+        envs.make_factor_space(ENV_ID, camera="near")
+
+
+@needs_mujoco
+def test_the_close_camera_draws_the_cube_larger():
+    """``close`` frames the reaching zone: the cube covers more pixels than in ``wide``."""
+    state = ReachFactors().sample(1, np.random.default_rng(0), domain="source", reachable=True)
+    sizes = {}
+    for camera in reach.CAMERAS:
+        space = ReachFactors(camera=camera)
+        moved = state.copy()
+        moved[0, reach.OBJECT_X] = (state[0, reach.OBJECT_X] + 2) % len(reach.OBJECT_XS)  # the cube elsewhere
+        a, b = space.render(np.concatenate([state, moved]))
+        sizes[camera] = int((a != b).any(axis=2).sum())
+    assert sizes["close"] > 2 * sizes["wide"] > 0  # 74 against 27 pixels for the two cubes
 
 
 # -- the simulator ----------------------------------------------------------------------------------
 @needs_mujoco
-@pytest.mark.parametrize("domain", ["source", "target", "ood", "render_shift"])
-def test_render_of_factors_is_exactly_the_env_frame_on_rollouts(domain):
-    env = gymnasium.make(ENV_ID, domain=domain, episode_length=30)
+@pytest.mark.parametrize("domain,camera", [("source", "wide"), ("target", "wide"), ("ood", "wide"),
+                                           ("render_shift", "wide"), ("source", "close"), ("render_shift", "close")])
+def test_render_of_factors_is_exactly_the_env_frame_on_rollouts(domain, camera):
+    env = gymnasium.make(ENV_ID, domain=domain, episode_length=30, camera=camera)
+    assert env.unwrapped.factor_space.camera == camera
     space = env.unwrapped.factor_space
     frames, factors = [], []
     for seed in (0, 1):

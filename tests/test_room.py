@@ -262,3 +262,22 @@ def test_object_positions_are_the_unbinned_views(space):
     where = space.object_positions(np.array(state(hat=(2, 1), lolly=(0, 1))))
     assert where["hat"]["depth"][0] == pytest.approx(1.0) and where["hat"]["screen_x"][0] == pytest.approx(0.0)
     assert where["lolly"]["depth"][0] == pytest.approx(-1.0) and not where["lolly"]["seen"][0]
+
+
+def test_locate_finds_the_cell_whose_render_a_frame_is(space):
+    """Known answer: frames rendered with the lolly in each free cell are located back to a state that
+    renders the same frame (its own cell where the lolly is in view), even with noise on the frames."""
+    for anchor in space.sample(50, np.random.default_rng(4), domain="source", reachable=True):
+        cells = [c for c in range(16) if c not in (anchor[AGENT_X] * 4 + anchor[AGENT_Y], anchor[HAT_CELL])]
+        states = np.repeat(anchor[None], len(cells), axis=0)
+        states[:, LOLLY_CELL] = cells
+        if space.object_positions(states)["lolly"]["seen"].sum() >= 4:  # an agent looking into the room
+            break
+    frames = space.render(states)
+    noisy = np.clip(frames + np.random.default_rng(0).normal(0, 8, frames.shape), 0, 255).astype(np.uint8)
+    found = space.locate(noisy, anchor, shape=1)
+    np.testing.assert_array_equal(space.render(found), frames)
+    seen = space.object_positions(states)["lolly"]["seen"]
+    assert seen.sum() >= 4 and (found[seen, LOLLY_CELL] == states[seen, LOLLY_CELL]).all()
+    kept = [WALL, FLOOR, AGENT_X, AGENT_Y, HEADING, HAT_CELL]
+    assert (found[:, kept] == anchor[kept]).all()

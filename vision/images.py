@@ -54,24 +54,36 @@ def latent_scores(model: Method, x: torch.Tensor) -> tuple[np.ndarray, np.ndarra
 
 
 @torch.no_grad()
-def traversal_grid(model: Method, frame: torch.Tensor, scores: np.ndarray, kind: str, spread: np.ndarray,
-                   rows: int = 10, cols: int = 9, radius: float = 3.0) -> np.ndarray:
-    """One row per latent (highest score first): the latent swept over ±``radius`` around the
-    encoded ``frame`` [1, C, H, W], the others held at their means, decoded to mean images.
+def traverse(model: Method, frame: torch.Tensor, latents: np.ndarray, kind: str, spread: np.ndarray,
+             cols: int = 9, radius: float = 3.0) -> np.ndarray:
+    """uint8 [len(latents), cols, H, W, C]: each latent swept over ±``radius`` around the encoded
+    ``frame`` [1, C, H, W], the others held at their means, decoded to mean images.
 
-    For stochastic methods the sweep is in prior units (±3 around μ); deterministic codes have no
-    prior, so they sweep ±3 of each code's standard deviation over the batch instead. Each row is
-    labelled with the latent's index and score (KL in nats, or std).
-    """
+    For stochastic methods (``kind`` "KL") the sweep is in prior units (±3 around μ); deterministic
+    codes have no prior, so they sweep ±3 of each code's standard deviation (``spread``) instead."""
     mu = model.encode(frame)[0][0]
-    order = np.argsort(-scores, kind="stable")[:rows]
     offsets = torch.linspace(-radius, radius, cols, device=mu.device)
     images = []
-    for i in order:
+    for i in latents:
         z = mu.repeat(cols, 1)
         scale = 1.0 if kind == "KL" else float(spread[i])
         z[:, i] = mu[i] + offsets * scale
         images.append(to_frames(torch.sigmoid(model.decode(z))))
+    return np.stack(images)
+
+
+def traversal_order(scores: np.ndarray, rows: int = 10) -> np.ndarray:
+    """The latents a traversal shows: the ``rows`` highest scores, highest first."""
+    return np.argsort(-scores, kind="stable")[:rows]
+
+
+@torch.no_grad()
+def traversal_grid(model: Method, frame: torch.Tensor, scores: np.ndarray, kind: str, spread: np.ndarray,
+                   rows: int = 10, cols: int = 9, radius: float = 3.0) -> np.ndarray:
+    """One row per latent (highest score first), each a :func:`traverse` sweep, labelled with the
+    latent's index and score (KL in nats, or std)."""
+    order = traversal_order(scores, rows)
+    images = list(traverse(model, frame, order, kind, spread, cols, radius))
     grid = _rgb(tile(images))
     h = images[0].shape[1]
     label_w = 96
@@ -82,4 +94,3 @@ def traversal_grid(model: Method, frame: torch.Tensor, scores: np.ndarray, kind:
         cv2.putText(canvas, f"z{i} {kind} {scores[i]:.2f}", (3, y), cv2.FONT_HERSHEY_SIMPLEX,
                     0.33, (0, 0, 0), 1, cv2.LINE_AA)
     return canvas
-

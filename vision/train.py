@@ -103,6 +103,12 @@ def fit(frames: Frames, method: str = "beta_vae_dae", out_dir: str | os.PathLike
     return _Run(cls, config, data, shape, out, progress, tensorboard, factors, origin).train(resume)
 
 
+def view_indices(n: int, seed: int) -> np.ndarray:
+    """The training frames a run draws its images from (up to 256, sorted); the traversal's anchor
+    is the first. A function so that benchmarks can find the frame a traversal.png started from."""
+    return np.sort(np.random.default_rng([seed, 1]).choice(n, min(n, 256), replace=False))
+
+
 class _Run:
     """State of one training run (kept out of the method: a method never counts steps)."""
 
@@ -169,8 +175,7 @@ class _Run:
         if self.tensorboard:
             from torch.utils.tensorboard import SummaryWriter
             writer = SummaryWriter(str(self.out / "tb"), purge_step=start if start else None)
-        view_idx = np.sort(np.random.default_rng([config.seed, 1]).choice(n, min(n, 256), replace=False))
-        x_view = to_model_input(data[view_idx], device)
+        x_view = to_model_input(data[view_indices(n, config.seed)], device)
         sums: dict[str, float] = defaultdict(float)
         kl_sum = None
         count = 0

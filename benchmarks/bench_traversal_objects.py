@@ -1,0 +1,138 @@
+"""Does a latent's traversal move an object? The Room's exact renderer reads each decoded frame.
+
+    .venv/bin/python benchmarks/bench_traversal_objects.py CKPT [CKPT ...] [--anchors 100] [--seed 0]
+    .venv/bin/python benchmarks/bench_traversal_objects.py --run RUN_DIR   # + the run's traversal.png
+
+A traversal (``vision.images.traverse``) sweeps one latent over ±3 around an encoded anchor frame and
+decodes each step. To say where an object is in a decoded frame, ``RoomFactors.locate`` renders the
+anchor's state again with that object moved to each free cell of the room (the agent, the other
+object and every other factor unchanged; cells behind the camera draw no object) and takes the
+render nearest to the decoded frame in pixel MSE. The renders differ only where the object is
+drawn, so the match reads the object and nothing else. It counts whole-cell moves: a sweep that
+shrinks an object without taking it a cell further is not a move. A sweep **moves** the object when the renders matched at its two ends
+put the object in different cells, both in view; it **hides** it when one end matches a render with
+the object out of view. ``placed`` is how often the anchor's own reconstruction (the sweep's middle)
+matches the true cell: how well the decoder draws objects at all, the ceiling of the rest.
+
+Per checkpoint, over ``--anchors`` source states with at least one object in view (seeded) and the
+latents a traversal.png shows (the ten with the highest KL on those frames), it prints one Markdown
+row per latent. With ``--run`` it also reads the anchor of each of the run's traversal.png files
+(``vision.train.view_indices``) from the run's collected frames and prints, per row of that PNG,
+where the object sits in each of its columns. Ground truth scores the code here; it never trains
+or chooses a model.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+import h5py
+import numpy as np
+import torch
+
+from envs.room import OBJECT_CELLS, SHAPES, RoomFactors
+from vision.checkpoint import load_model, read
+from vision.data import to_model_input
+from vision.images import latent_scores, traversal_order, traverse
+from vision.train import view_indices
+
+
+def where_located(space: RoomFactors, frames: np.ndarray, anchor: np.ndarray, shape: int) -> tuple[np.ndarray, dict]:
+    """The located cell of object ``shape`` in each frame (:meth:`RoomFactors.locate`) and its position."""
+    states = space.locate(frames, anchor, shape)
+    return states[:, OBJECT_CELLS[shape]], space.object_positions(states)[SHAPES[shape]]
+
+
+def describe(where: dict, k: int) -> str:
+    return f"d{where['depth'][k]:.0f} x{where['screen_x'][k]:+.1f}" if where["seen"][k] else "unseen"
+
+
+def score_model(model, space: RoomFactors, anchors: np.ndarray, frames: np.ndarray) -> tuple[list[dict], float]:
+    """Per traversal row (latent): how often its sweep moves or hides an object; and ``placed``."""
+    x = to_model_input(frames)
+    scores, spread, kind = latent_scores(model, x)
+    order = traversal_order(scores)
+    seen = {s: space.object_positions(anchors)[SHAPES[s]]["seen"] for s in range(len(SHAPES))}
+    stats = {int(i): {"moves": 0, "hides": 0, "depth_change": []} for i in order}
+    placed = cases = 0
+    for a, anchor in enumerate(anchors):
+        sweeps = traverse(model, x[a:a + 1], order, kind, spread)  # [latents, cols, H, W, C]
+        middle = sweeps.shape[1] // 2
+        for shape in (s for s in range(len(SHAPES)) if seen[s][a]):
+            cases += 1
+            placed += int(where_located(space, sweeps[0, middle:middle + 1], anchor, shape)[0][0]
+                          == anchor[OBJECT_CELLS[shape]])
+            for row, latent in enumerate(order):
+                cells, where = where_located(space, sweeps[row, [0, -1]], anchor, shape)
+                in_view = where["seen"][0], where["seen"][1]
+                if all(in_view) and cells[0] != cells[1]:
+                    stats[int(latent)]["moves"] += 1
+                    stats[int(latent)]["depth_change"].append(abs(where["depth"][0] - where["depth"][1]))
+                elif any(in_view) and not all(in_view):
+                    stats[int(latent)]["hides"] += 1
+    rows = [{"latent": i, "kl": float(scores[i]), "moves": s["moves"] / cases, "hides": s["hides"] / cases,
+             "depth_change": float(np.mean(s["depth_change"])) if s["depth_change"] else 0.0}
+            for i, s in stats.items()]
+    return rows, placed / cases
+
+
+def png_rows(model, space: RoomFactors, run: Path, checkpoint: Path) -> list[str]:
+    """Where each object sits in every column of the checkpoint's own traversal.png."""
+    seed = int(read(checkpoint)["config"]["seed"])
+    with h5py.File(run / "collect" / "source.h5", "r") as data:
+        n = len(data["frames"])
+        view = view_indices(n, seed)
+        frames, anchor = data["frames"][view], data["factors"][view[0]]
+    x = to_model_input(frames)
+    scores, spread, kind = latent_scores(model, x)
+    order = traversal_order(scores)
+    sweeps = traverse(model, x[:1], order, kind, spread)
+    lines = []
+    for shape in range(len(SHAPES)):
+        truth = space.object_positions(anchor[None])[SHAPES[shape]]
+        lines.append(f"{SHAPES[shape]} in the anchor: {describe(truth, 0)}")
+        for row, latent in enumerate(order):
+            _, where = where_located(space, sweeps[row], anchor, shape)
+            lines.append(f"  z{latent} ({kind} {scores[latent]:.2f}): "
+                         + " | ".join(describe(where, k) for k in range(len(sweeps[row]))))
+    return lines
+
+
+def main(argv=None) -> dict:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("checkpoints", nargs="*")
+    parser.add_argument("--run", help="a Room run directory: its vision checkpoints and their traversal.png anchors")
+    parser.add_argument("--anchors", type=int, default=100)
+    parser.add_argument("--seed", type=int, default=0)
+    args = parser.parse_args(argv)
+    torch.set_num_threads(1)
+    paths = [Path(p) for p in args.checkpoints]
+    if args.run:
+        paths += sorted(Path(args.run).glob("vision/*/checkpoint.pt"))
+    if not paths:
+        parser.error("give checkpoints, or --run with a run directory that has vision/*/checkpoint.pt")
+    space = RoomFactors()
+    anchors = space.sample(4 * args.anchors, np.random.default_rng(args.seed), domain="source", reachable=True)
+    where = space.object_positions(anchors)
+    anchors = anchors[np.any([where[s]["seen"] for s in SHAPES], axis=0)][:args.anchors]
+    frames = space.render(anchors)
+    out = {}
+    print("| checkpoint | placed | latent (KL) | moves | hides | mean depth change (cells) when moved |")
+    print("|---|---|---|---|---|---|")
+    for path in paths:
+        model = load_model(path)
+        rows, placed = score_model(model, space, anchors, frames)
+        out[str(path)] = {"placed": placed, "rows": rows}
+        for r in rows:
+            print(f"| {path} | {placed:.2f} | z{r['latent']} ({r['kl']:.2f}) | {r['moves']:.2f} | {r['hides']:.2f} "
+                  f"| {r['depth_change']:.2f} |")
+    if args.run:
+        for path in paths:
+            print(f"\n{path}: the objects in each column of its traversal.png (depth in cells, screen x)")
+            print("\n".join(png_rows(load_model(path), space, Path(args.run), path)))
+    return out
+
+
+if __name__ == "__main__":
+    main()
