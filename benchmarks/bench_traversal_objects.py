@@ -78,7 +78,8 @@ def score_model(model, space: RoomFactors, anchors: np.ndarray, frames: np.ndarr
 
 
 def png_rows(model, space: RoomFactors, run: Path, checkpoint: Path) -> list[str]:
-    """Where each object sits in every column of the checkpoint's own traversal.png."""
+    """Where each object sits (its located cell: depth, screen x) in every column of the
+    checkpoint's own traversal.png."""
     seed = int(read(checkpoint)["config"]["seed"])
     with h5py.File(run / "collect" / "source.h5", "r") as data:
         n = len(data["frames"])

@@ -253,15 +253,20 @@ class RoomFactors(FactorSpace):
             out[SHAPES[shape]] = {"depth": depth, "screen_x": lateral / np.where(seen, depth, 1.0), "seen": seen}
         return out
 
+    def placements(self, anchor: np.ndarray, shape: int) -> np.ndarray:
+        """The ``anchor`` state with object ``shape`` in each cell free of the agent and the other object."""
+        anchor = self.check_factors(np.atleast_2d(anchor))[0]
+        taken = {int(anchor[AGENT_X]) * self.grid + int(anchor[AGENT_Y]), int(anchor[OBJECT_CELLS[1 - shape]])}
+        states = np.repeat(anchor[None], self.grid ** 2 - len(taken), axis=0)
+        states[:, OBJECT_CELLS[shape]] = [c for c in range(self.grid ** 2) if c not in taken]
+        return states
+
     def locate(self, frames: np.ndarray, anchor: np.ndarray, shape: int) -> np.ndarray:
         """For each frame (uint8 [n, H, W, 3], e.g. decoded by a vision model), the ``anchor`` state
         with object ``shape`` (0 hat, 1 lolly) moved to the free cell whose render is nearest in
         pixel MSE. The candidate renders differ only where the object is drawn, so the choice reads
         that object and nothing else; all placements out of view draw the same frame."""
-        anchor = self.check_factors(np.atleast_2d(anchor))[0]
-        taken = {int(anchor[AGENT_X]) * self.grid + int(anchor[AGENT_Y]), int(anchor[OBJECT_CELLS[1 - shape]])}
-        states = np.repeat(anchor[None], self.grid ** 2 - len(taken), axis=0)
-        states[:, OBJECT_CELLS[shape]] = [c for c in range(self.grid ** 2) if c not in taken]
+        states = self.placements(anchor, shape)
         renders = self.render(states).reshape(1, len(states), -1).astype(np.float32)
         flat = np.asarray(frames).reshape(len(frames), 1, -1).astype(np.float32)
         return states[((flat - renders) ** 2).mean(axis=2).argmin(axis=1)]
