@@ -105,6 +105,11 @@ def test_cli_collect_envs_and_preview(tmp_path, capsys):
     import cv2
     image = cv2.imread(str(png))
     assert image.shape[0] == 3 * (18 + 2 * 66) and image.shape[1] == 3 * 2 * 66
+    # the env's keyword arguments follow as key=value: a smaller frame, and a wrong keyword named
+    assert main(["preview", "darla/Room-v1", "--out", str(png), "--per-domain", "3", "--scale", "1", "size=32"]) == 0
+    assert cv2.imread(str(png)).shape[1] == 3 * 34
+    assert main(["preview", "darla/Room-v1", "--out", str(png), "colour=3"]) == 1
+    assert "colour" in capsys.readouterr().err
 
 
 def test_cli_errors_name_the_problem(tmp_path, capsys):
