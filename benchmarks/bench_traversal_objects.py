@@ -53,22 +53,23 @@ def score_model(model, space: RoomFactors, anchors: np.ndarray, frames: np.ndarr
     x = to_model_input(frames)
     scores, spread, kind = latent_scores(model, x)
     order = traversal_order(scores)
-    seen = {s: space.object_positions(anchors)[SHAPES[s]]["seen"] for s in range(len(SHAPES))}
+    where_anchor = space.object_positions(anchors)
     stats = {int(i): {"moves": 0, "hides": 0, "depth_change": []} for i in order}
     placed = cases = 0
     for a, anchor in enumerate(anchors):
         sweeps = traverse(model, x[a:a + 1], order, kind, spread)  # [latents, cols, H, W, C]
-        middle = sweeps.shape[1] // 2
-        for shape in (s for s in range(len(SHAPES)) if seen[s][a]):
+        # one locate per object: the reconstruction (any row's middle) then each row's two ends
+        frames_read = np.concatenate([sweeps[:1, sweeps.shape[1] // 2], sweeps[:, [0, -1]].reshape(-1, *sweeps.shape[2:])])
+        for shape in (s for s in range(len(SHAPES)) if where_anchor[SHAPES[s]]["seen"][a]):
             cases += 1
-            placed += int(where_located(space, sweeps[0, middle:middle + 1], anchor, shape)[0][0]
-                          == anchor[OBJECT_CELLS[shape]])
+            cells, where = where_located(space, frames_read, anchor, shape)
+            placed += int(cells[0] == anchor[OBJECT_CELLS[shape]])
             for row, latent in enumerate(order):
-                cells, where = where_located(space, sweeps[row, [0, -1]], anchor, shape)
-                in_view = where["seen"][0], where["seen"][1]
-                if all(in_view) and cells[0] != cells[1]:
+                first, last = 1 + 2 * row, 2 + 2 * row
+                in_view = where["seen"][first], where["seen"][last]
+                if all(in_view) and cells[first] != cells[last]:
                     stats[int(latent)]["moves"] += 1
-                    stats[int(latent)]["depth_change"].append(abs(where["depth"][0] - where["depth"][1]))
+                    stats[int(latent)]["depth_change"].append(abs(where["depth"][first] - where["depth"][last]))
                 elif any(in_view) and not all(in_view):
                     stats[int(latent)]["hides"] += 1
     rows = [{"latent": i, "kl": float(scores[i]), "moves": s["moves"] / cases, "hides": s["hides"] / cases,

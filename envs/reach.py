@@ -81,8 +81,8 @@ BACKGROUND_RGB = _hsv(BACKGROUND_HUES, 0.45, 0.50)
 LIGHT_AZIMUTHS = (-60, -20, 20, 60)  # degrees from straight ahead; the key light comes from above-front
 STYLES = ("sim", "camera")
 # Where the fixed camera stands (MJCF ``pos``, ``xyaxes``, ``fovy``). ``wide`` shows the whole table and
-# the arm raised high, with the cube about 2 px across at 64 × 64; ``close`` frames the reaching zone
-# (cube about 5 px, the forearm 3-4 px wide) and loses the arm when it is raised far above the table.
+# the arm raised high, with the cube about 3-4 px across at 64 × 64; ``close`` frames the reaching zone
+# (the cube 2.7 times the pixels, the forearm 3-4 px wide) and loses the arm raised far above the table.
 CAMERAS = {"wide": ("0 -1.05 0.8", "1 0 0 0 0.6 0.8", 45), "close": ("0 -0.62 0.62", "1 0 0 0 0.7 0.72", 45)}
 
 (OBJECT_X, OBJECT_Y, BASE_YAW, SHOULDER, ELBOW, OBJECT_COLOUR, TABLE_COLOUR, BACKGROUND_COLOUR, LIGHT,

@@ -17,10 +17,9 @@ def register(subparsers) -> None:
 def run(args) -> None:
     import envs
     from artifacts import write_png
+    from darla.cli import UserError
     from darla.overrides import parse_loose, split
     from envs.preview import domain_grid
-
-    from darla.cli import UserError
 
     kwargs = {key: parse_loose(value) for key, value in split(args.overrides).items()}
     try:
