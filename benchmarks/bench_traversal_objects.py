@@ -13,12 +13,14 @@ shrinks an object without taking it a cell further is not a move. A sweep **move
 put the object in different cells, both in view; it **hides** it when one end matches a render with
 the object out of view. ``placed`` is how often the anchor's own reconstruction (the sweep's middle)
 matches the true cell: how well the decoder draws objects at all, the ceiling of the rest.
+``some row moves`` is the share of anchors where at least one of the ten rows moves an object: the
+chance that a traversal.png drawn from a random source frame shows a move.
 
 Per checkpoint, over ``--anchors`` source states with at least one object in view (seeded) and the
 latents a traversal.png shows (the ten with the highest KL on those frames), it prints one Markdown
-row per latent. With ``--run`` it also reads the anchor of each of the run's traversal.png files
-(``vision.train.view_indices``) from the run's collected frames and prints, per row of that PNG,
-where the object sits in each of its columns. Ground truth scores the code here; it never trains
+row per latent. With ``--run`` it also reads the anchors of each of the run's traversal.png files
+(``vision.train.view_indices``) from the run's collected frames and prints, per anchor and row of
+that PNG, where each object sits in each of its columns. Ground truth scores the code here; it never trains
 or chooses a model.
 """
 
@@ -34,7 +36,7 @@ import torch
 from envs.room import OBJECT_CELLS, SHAPES, RoomFactors
 from vision.checkpoint import load_model, read
 from vision.data import to_model_input
-from vision.images import latent_scores, traversal_order, traverse
+from vision.images import TRAVERSAL_ANCHORS, latent_scores, traversal_order, traverse
 from vision.train import view_indices
 
 
@@ -48,15 +50,18 @@ def describe(where: dict, k: int) -> str:
     return f"d{where['depth'][k]:.0f} x{where['screen_x'][k]:+.1f}" if where["seen"][k] else "unseen"
 
 
-def score_model(model, space: RoomFactors, anchors: np.ndarray, frames: np.ndarray) -> tuple[list[dict], float]:
-    """Per traversal row (latent): how often its sweep moves or hides an object; and ``placed``."""
+def score_model(model, space: RoomFactors, anchors: np.ndarray, frames: np.ndarray) -> tuple[list[dict], float, float]:
+    """Per traversal row (latent): how often its sweep moves or hides an object; ``placed``; and
+    ``any_row``: the share of anchors where at least one of the rows moves an object, i.e. how
+    likely a traversal.png drawn from a random source frame is to show a move."""
     x = to_model_input(frames)
     scores, spread, kind = latent_scores(model, x)
     order = traversal_order(scores)
     where_anchor = space.object_positions(anchors)
     stats = {int(i): {"moves": 0, "hides": 0, "depth_change": []} for i in order}
-    placed = cases = 0
+    placed = cases = anchors_moved = 0
     for a, anchor in enumerate(anchors):
+        moved_here = False
         sweeps = traverse(model, x[a:a + 1], order, kind, spread)  # [latents, cols, H, W, C]
         # one locate per object: the reconstruction (any row's middle) then each row's two ends
         frames_read = np.concatenate([sweeps[:1, sweeps.shape[1] // 2], sweeps[:, [0, -1]].reshape(-1, *sweeps.shape[2:])])
@@ -68,36 +73,39 @@ def score_model(model, space: RoomFactors, anchors: np.ndarray, frames: np.ndarr
                 first, last = 1 + 2 * row, 2 + 2 * row
                 in_view = where["seen"][first], where["seen"][last]
                 if all(in_view) and cells[first] != cells[last]:
+                    moved_here = True
                     stats[int(latent)]["moves"] += 1
                     stats[int(latent)]["depth_change"].append(abs(where["depth"][first] - where["depth"][last]))
                 elif any(in_view) and not all(in_view):
                     stats[int(latent)]["hides"] += 1
+        anchors_moved += moved_here
     rows = [{"latent": i, "kl": float(scores[i]), "moves": s["moves"] / cases, "hides": s["hides"] / cases,
              "depth_change": float(np.mean(s["depth_change"])) if s["depth_change"] else 0.0}
             for i, s in stats.items()]
-    return rows, placed / cases
+    return rows, placed / cases, anchors_moved / len(anchors)
 
 
 def png_rows(model, space: RoomFactors, run: Path, checkpoint: Path) -> list[str]:
-    """Where each object sits (its located cell: depth, screen x) in every column of the
-    checkpoint's own traversal.png."""
+    """Where each object sits (its located cell: depth, screen x) in every column of each anchor's
+    block of the checkpoint's own traversal.png."""
     seed = int(read(checkpoint)["config"]["seed"])
     with h5py.File(run / "collect" / "source.h5", "r") as data:
         n = len(data["frames"])
         view = view_indices(n, seed)
-        frames, anchor = data["frames"][view], data["factors"][view[0]]
+        frames, factors = data["frames"][view], data["factors"][view[:TRAVERSAL_ANCHORS]]
     x = to_model_input(frames)
     scores, spread, kind = latent_scores(model, x)
     order = traversal_order(scores)
-    sweeps = traverse(model, x[:1], order, kind, spread)
     lines = []
-    for shape in range(len(SHAPES)):
-        truth = space.object_positions(anchor[None])[SHAPES[shape]]
-        lines.append(f"{SHAPES[shape]} in the anchor: {describe(truth, 0)}")
-        for row, latent in enumerate(order):
-            _, where = where_located(space, sweeps[row], anchor, shape)
-            lines.append(f"  z{latent} ({kind} {scores[latent]:.2f}): "
-                         + " | ".join(describe(where, k) for k in range(len(sweeps[row]))))
+    for k, anchor in enumerate(factors):
+        sweeps = traverse(model, x[k:k + 1], order, kind, spread)
+        for shape in range(len(SHAPES)):
+            truth = space.object_positions(anchor[None])[SHAPES[shape]]
+            lines.append(f"anchor {k + 1}, {SHAPES[shape]} in the anchor: {describe(truth, 0)}")
+            for row, latent in enumerate(order):
+                _, where = where_located(space, sweeps[row], anchor, shape)
+                lines.append(f"  z{latent} ({kind} {scores[latent]:.2f}): "
+                             + " | ".join(describe(where, col) for col in range(len(sweeps[row]))))
     return lines
 
 
@@ -120,14 +128,14 @@ def main(argv=None) -> dict:
     anchors = anchors[np.any([where[s]["seen"] for s in SHAPES], axis=0)][:args.anchors]
     frames = space.render(anchors)
     out = {}
-    print("| checkpoint | placed | latent (KL) | moves | hides | mean depth change (cells) when moved |")
-    print("|---|---|---|---|---|---|")
+    print("| checkpoint | placed | some row moves | latent (KL) | moves | hides | mean depth change (cells) when moved |")
+    print("|---|---|---|---|---|---|---|")
     for path in paths:
         model = load_model(path)
-        rows, placed = score_model(model, space, anchors, frames)
-        out[str(path)] = {"placed": placed, "rows": rows}
+        rows, placed, any_row = score_model(model, space, anchors, frames)
+        out[str(path)] = {"placed": placed, "any_row": any_row, "rows": rows}
         for r in rows:
-            print(f"| {path} | {placed:.2f} | z{r['latent']} ({r['kl']:.2f}) | {r['moves']:.2f} | {r['hides']:.2f} "
+            print(f"| {path} | {placed:.2f} | {any_row:.2f} | z{r['latent']} ({r['kl']:.2f}) | {r['moves']:.2f} | {r['hides']:.2f} "
                   f"| {r['depth_change']:.2f} |")
     if args.run:
         for path in paths:

@@ -12,7 +12,7 @@ import torch
 
 import vision
 from vision import checkpoint
-from vision.data import batch_indices, occlusion_mask, to_model_input
+from vision.data import batch_indices, occlusion_mask, to_frames, to_model_input
 from vision.losses import bernoulli_nll, gaussian_nll, kl_normal
 
 torch.set_num_threads(1)
@@ -175,6 +175,34 @@ def test_beta_vae_dae_trains_its_own_dae_when_none_is_given(frames, tmp_path):
                       **FAST, **{"dae.steps": 4})
     assert checkpoint.read(tmp_path / "run" / "dae" / "checkpoint.pt", "dae")["step"] == 4
     assert checkpoint.read(path)["config"]["dae_checkpoint"].endswith("checkpoint.pt")
+
+
+# ----- traversal images ---------------------------------------------------------------------------
+
+def test_traversal_grid_sweeps_each_anchor_through_its_own_reconstruction(frames, tmp_path):
+    """Each anchor has its own block; a block's middle column (offset 0) is that anchor's mean
+    reconstruction, and its other columns differ from it (the latent does something)."""
+    from vision.images import latent_scores, tile, traversal_grid, traversal_order, traverse
+
+    path = vision.fit(frames, "vae", tmp_path, steps=60, lr=1e-3, progress=False, tensorboard=False, **FAST)
+    model = vision.load_model(path).eval()
+    x = to_model_input(frames[:3])
+    scores, spread, kind = latent_scores(model, to_model_input(frames))
+    grid = traversal_grid(model, x, scores, kind, spread, rows=4, cols=5, gap=12)
+    h, w, _ = SHAPE
+    block_w = 5 * (w + 2) + 2
+    assert grid.shape == (4 * (h + 2) + 2, 96 + 3 * block_w + 2 * 12, 3)
+    order = traversal_order(scores, 4)
+    with torch.no_grad():
+        for k in range(3):
+            block = grid[:, 96 + k * (block_w + 12):96 + k * (block_w + 12) + block_w]
+            sweeps = traverse(model, x[k:k + 1], order, kind, spread, cols=5)
+            assert np.array_equal(block, tile(list(sweeps)))
+            recon = to_frames(model.reconstruct(x[k:k + 1]))
+            assert all(np.array_equal(s, recon[0]) for s in sweeps[:, 2])  # offset 0: the reconstruction
+            assert (sweeps[:, 0] != sweeps[:, 2]).any()
+    # the blocks differ: three anchors, not one drawn three times
+    assert not np.array_equal(grid[:, 96:96 + block_w], grid[:, 96 + block_w + 12:96 + 2 * block_w + 12])
 
 
 # ----- checkpoints and resume ---------------------------------------------------------------------

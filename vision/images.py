@@ -77,18 +77,27 @@ def traversal_order(scores: np.ndarray, rows: int = 10) -> np.ndarray:
     return np.argsort(-scores, kind="stable")[:rows]
 
 
+#: how many anchor frames a traversal.png sweeps, side by side: one frame shows what a latent does
+#: to that frame only (an object's latent does nothing where no object is in view).
+TRAVERSAL_ANCHORS = 3
+
+
 @torch.no_grad()
-def traversal_grid(model: Method, frame: torch.Tensor, scores: np.ndarray, kind: str, spread: np.ndarray,
-                   rows: int = 10, cols: int = 9, radius: float = 3.0) -> np.ndarray:
-    """One row per latent (highest score first), each a :func:`traverse` sweep, labelled with the
-    latent's index and score (KL in nats, or std)."""
+def traversal_grid(model: Method, frames: torch.Tensor, scores: np.ndarray, kind: str, spread: np.ndarray,
+                   rows: int = 10, cols: int = 9, radius: float = 3.0, gap: int = 12) -> np.ndarray:
+    """One row per latent (highest score first), labelled with its index and score (KL in nats, or
+    std); for each anchor in ``frames`` [k, C, H, W], one block of that latent's :func:`traverse`
+    sweep, blocks side by side ``gap`` pixels apart, as disentanglement_lib draws several anchors."""
     order = traversal_order(scores, rows)
-    images = list(traverse(model, frame, order, kind, spread, cols, radius))
-    grid = _rgb(tile(images))
-    h = images[0].shape[1]
+    blocks = [_rgb(tile(list(traverse(model, frame[None], order, kind, spread, cols, radius)))) for frame in frames]
+    h = frames.shape[2]
     label_w = 96
-    canvas = np.full((grid.shape[0], grid.shape[1] + label_w, 3), 255, np.uint8)
-    canvas[:, label_w:] = grid
+    width = label_w + sum(b.shape[1] for b in blocks) + gap * (len(blocks) - 1)
+    canvas = np.full((blocks[0].shape[0], width, 3), 255, np.uint8)
+    x = label_w
+    for block in blocks:
+        canvas[:, x:x + block.shape[1]] = block
+        x += block.shape[1] + gap
     for r, i in enumerate(order):
         y = 2 + r * (h + 2) + h // 2 + 4
         cv2.putText(canvas, f"z{i} {kind} {scores[i]:.2f}", (3, y), cv2.FONT_HERSHEY_SIMPLEX,

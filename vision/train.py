@@ -25,7 +25,7 @@ from vision import checkpoint, config as cfg
 from artifacts import write_json_atomic, write_png
 from vision.data import Frames, as_uint8_array, check_frames, step_generator, to_model_input
 from vision.errors import CheckpointError, ConfigError, NonFiniteLossError
-from vision.images import latent_scores, reconstruction_grid, traversal_grid
+from vision.images import TRAVERSAL_ANCHORS, latent_scores, reconstruction_grid, traversal_grid
 from vision.losses import kl_normal
 from vision.methods import get as get_method
 from vision.methods._samplers import FactorBatches, check_factors
@@ -104,8 +104,9 @@ def fit(frames: Frames, method: str = "beta_vae_dae", out_dir: str | os.PathLike
 
 
 def view_indices(n: int, seed: int) -> np.ndarray:
-    """The training frames a run draws its images from (up to 256, sorted); the traversal's anchor
-    is the first. A function so that benchmarks can find the frame a traversal.png started from."""
+    """The training frames a run draws its images from (up to 256, sorted); the traversal's anchors
+    are the first :data:`~vision.images.TRAVERSAL_ANCHORS`. A function so that benchmarks can find
+    the frames a traversal.png started from."""
     return np.sort(np.random.default_rng([seed, 1]).choice(n, min(n, 256), replace=False))
 
 
@@ -261,7 +262,7 @@ class _Run:
         gen = step_generator(self.config.seed, 0, self.device)
         recon = reconstruction_grid(model, x_view[:8], gen)
         scores, spread, kind = latent_scores(model, x_view)
-        trav = traversal_grid(model, x_view[:1], scores, kind, spread)
+        trav = traversal_grid(model, x_view[:TRAVERSAL_ANCHORS], scores, kind, spread)
         write_png(self.out / "reconstructions.png", recon)
         write_png(self.out / "traversal.png", trav)
         if writer is not None:
