@@ -1,6 +1,6 @@
 """Speed of darla/Reach-v0: env steps/s of one env on one core with rendering, and render(factors) frames/s.
 
-    MUJOCO_GL=egl .venv/bin/python benchmarks/bench_reach.py [--size 64] [--steps 3000] [--json out.json]
+    MUJOCO_GL=egl .venv/bin/python benchmarks/bench_reach.py [--size 64] [--camera wide|close] [--steps 3000] [--json out.json]
 
 The process pins itself to one core (where the OS allows), and Mesa's software rasteriser (llvmpipe)
 works in the calling thread (``LP_NUM_THREADS=0``, set by envs.reach), so all of a step's work is this
@@ -55,6 +55,7 @@ def physics_only(env, steps: int):
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--size", type=int, default=64)
+    parser.add_argument("--camera", default="wide", help="the env's camera (the reach preset uses close)")
     parser.add_argument("--steps", type=int, default=3000)
     parser.add_argument("--frames", type=int, default=2000, help="states rendered by render(factors)")
     parser.add_argument("--json", help="also write the numbers to this JSON file")
@@ -62,9 +63,9 @@ def main():
     if hasattr(os, "sched_setaffinity"):
         os.sched_setaffinity(0, {sorted(os.sched_getaffinity(0))[0]})
 
-    results = {"size": args.size, "steps": args.steps, "MUJOCO_GL": None, "gl_renderer": None}
+    results = {"size": args.size, "camera": args.camera, "steps": args.steps, "MUJOCO_GL": None, "gl_renderer": None}
     for domain in ("source", "render_shift"):
-        env = gymnasium.make("darla/Reach-v0", size=args.size, domain=domain)
+        env = gymnasium.make("darla/Reach-v0", size=args.size, domain=domain, camera=args.camera)
         run_steps(env, 200)  # warm: context, caches
         wall, cpu = run_steps(env, args.steps)
         results[f"env_{domain}"] = {"wall_steps_per_s": args.steps / wall, "cpu_steps_per_s": args.steps / cpu}
@@ -83,7 +84,7 @@ def main():
     results["loadavg"] = os.getloadavg()
     results["cpus"] = os.cpu_count()
 
-    print(f"darla/Reach-v0 {args.size}x{args.size}, one core, MUJOCO_GL={results['MUJOCO_GL']} "
+    print(f"darla/Reach-v0 {args.size}x{args.size}, camera {args.camera}, one core, MUJOCO_GL={results['MUJOCO_GL']} "
           f"({results['gl_renderer']}), load average {results['loadavg'][0]:.1f} on {results['cpus']} CPUs")
     print(f"{'':34s}{'per CPU-second':>16s}{'per wall second':>17s}")
     for key, label, unit in (("env_source", "env steps, source", "steps"),
