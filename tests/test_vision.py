@@ -13,6 +13,7 @@ import torch
 import vision
 from vision import checkpoint
 from vision.data import batch_indices, occlusion_mask, to_frames, to_model_input
+from vision.images import latent_scores, tile, traversal_grid, traversal_order, traverse
 from vision.losses import bernoulli_nll, gaussian_nll, kl_normal
 
 torch.set_num_threads(1)
@@ -182,8 +183,6 @@ def test_beta_vae_dae_trains_its_own_dae_when_none_is_given(frames, tmp_path):
 def test_traversal_grid_sweeps_each_anchor_through_its_own_reconstruction(frames, tmp_path):
     """Each anchor has its own block; a block's middle column (offset 0) is that anchor's mean
     reconstruction, and its other columns differ from it (the latent does something)."""
-    from vision.images import latent_scores, tile, traversal_grid, traversal_order, traverse
-
     path = vision.fit(frames, "vae", tmp_path, steps=60, lr=1e-3, progress=False, tensorboard=False, **FAST)
     model = vision.load_model(path).eval()
     x = to_model_input(frames[:3])

@@ -90,14 +90,10 @@ def traversal_grid(model: Method, frames: torch.Tensor, scores: np.ndarray, kind
     sweep, blocks side by side ``gap`` pixels apart, as disentanglement_lib draws several anchors."""
     order = traversal_order(scores, rows)
     blocks = [_rgb(tile(list(traverse(model, frame[None], order, kind, spread, cols, radius)))) for frame in frames]
-    h = frames.shape[2]
-    label_w = 96
-    width = label_w + sum(b.shape[1] for b in blocks) + gap * (len(blocks) - 1)
-    canvas = np.full((blocks[0].shape[0], width, 3), 255, np.uint8)
-    x = label_w
-    for block in blocks:
-        canvas[:, x:x + block.shape[1]] = block
-        x += block.shape[1] + gap
+    h, height = frames.shape[2], blocks[0].shape[0]
+    label = np.full((height, 96, 3), 255, np.uint8)
+    spacer = np.full((height, gap, 3), 255, np.uint8)
+    canvas = np.concatenate([label] + [part for block in blocks for part in (spacer, block)][1:], axis=1)
     for r, i in enumerate(order):
         y = 2 + r * (h + 2) + h // 2 + 4
         cv2.putText(canvas, f"z{i} {kind} {scores[i]:.2f}", (3, y), cv2.FONT_HERSHEY_SIMPLEX,
