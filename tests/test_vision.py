@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import math
 
+import cv2
 import numpy as np
 import pytest
 import torch
@@ -13,7 +14,7 @@ import torch
 import vision
 from vision import checkpoint
 from vision.data import batch_indices, occlusion_mask, to_frames, to_model_input
-from vision.images import latent_scores, tile, traversal_grid, traversal_order, traverse
+from vision.images import TRAVERSAL_ANCHORS, latent_scores, tile, traversal_grid, traversal_order, traverse
 from vision.losses import bernoulli_nll, gaussian_nll, kl_normal
 
 torch.set_num_threads(1)
@@ -146,7 +147,9 @@ def test_each_method_loss_drops_and_round_trips(method, frames, tmp_path):
     codes = enc.encode(frames[:5])
     assert codes.dtype == np.float32 and codes.shape == (5, enc.latent_dim)
     assert enc.input_shape == SHAPE
-    assert (tmp_path / method / "traversal.png").stat().st_size > 0
+    traversal = cv2.imread(str(tmp_path / method / "traversal.png"))
+    block_w = 9 * (SHAPE[1] + 2) + 2  # one anchor's 9 columns
+    assert traversal.shape[1] == 96 + TRAVERSAL_ANCHORS * block_w + (TRAVERSAL_ANCHORS - 1) * 12
     assert (tmp_path / method / "reconstructions.png").stat().st_size > 0
 
 
@@ -200,7 +203,7 @@ def test_traversal_grid_sweeps_each_anchor_through_its_own_reconstruction(frames
             recon = to_frames(model.reconstruct(x[k:k + 1]))
             assert all(np.array_equal(s, recon[0]) for s in sweeps[:, 2])  # offset 0: the reconstruction
             assert (sweeps[:, 0] != sweeps[:, 2]).any()
-    # the blocks differ: three anchors, not one drawn three times
+    # the blocks differ: three anchors, not one drawn three times (the PNG draws TRAVERSAL_ANCHORS)
     assert not np.array_equal(grid[:, 96:96 + block_w], grid[:, 96 + block_w + 12:96 + 2 * block_w + 12])
 
 

@@ -78,8 +78,9 @@ def traversal_order(scores: np.ndarray, rows: int = 10) -> np.ndarray:
 
 
 #: how many anchor frames a traversal.png sweeps, side by side: one frame shows what a latent does
-#: to that frame only (an object's latent does nothing where no object is in view).
-TRAVERSAL_ANCHORS = 3
+#: to that frame only (an object's latent does nothing where no object is in view). Five, as
+#: disentanglement_lib's ``visualize(num_animations=5)`` draws five random anchors.
+TRAVERSAL_ANCHORS = 5
 
 
 @torch.no_grad()
