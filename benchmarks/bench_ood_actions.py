@@ -12,6 +12,7 @@ import argparse
 
 import numpy as np
 import torch
+from stable_baselines3.common.policies import ActorCriticPolicy
 
 from agents.agent import load
 from envs.room import RoomFactors
@@ -35,12 +36,18 @@ def score(agent_dir: str, frames: np.ndarray, shifted: np.ndarray) -> str:
     codes = [agent.encoder.encode(x) for x in (frames, shifted)]
     if agent.standardizer is not None:
         codes = [agent.standardizer(c) for c in codes]
-    policy = agent.model.policy
+    policy = getattr(agent.model, "policy", None)
+    if not isinstance(policy, ActorCriticPolicy):
+        raise SystemExit(f"{agent_dir}: {agent.spec['algo']} has no actor-critic policy; this reads PPO and A2C agents")
+
+    def logits(codes: np.ndarray | torch.Tensor) -> torch.Tensor:
+        return policy.get_distribution(torch.as_tensor(codes)).distribution.logits  # type: ignore[union-attr]  # Categorical: Room acts discretely
+
     z = torch.tensor(codes[0], requires_grad=True)
-    logits = policy.get_distribution(z).distribution.logits
+    source_logits = logits(z)
     with torch.no_grad():
-        kept = (logits.argmax(1) == policy.get_distribution(torch.as_tensor(codes[1])).distribution.logits.argmax(1))
-    grad, = torch.autograd.grad(logits.gather(1, logits.argmax(1, keepdim=True)).sum(), z)
+        kept = source_logits.argmax(1) == logits(codes[1]).argmax(1)
+    grad, = torch.autograd.grad(source_logits.gather(1, source_logits.argmax(1, keepdim=True)).sum(), z)
     sensitivity, shift = grad.abs().mean(0).numpy(), np.abs(codes[1] - codes[0]).mean(0)
     top = np.argsort(-sensitivity * shift)[:4]
     return (f"| {agent_dir} | {float(kept.float().mean()):.2f} | {float((sensitivity * shift).sum()):.2f} | "
