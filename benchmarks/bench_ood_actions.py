@@ -17,15 +17,16 @@ from stable_baselines3.common.policies import ActorCriticPolicy
 from agents.agent import load
 from envs.room import RoomFactors
 
-COLOURS = slice(0, 3)  # wall, floor and object colour: the factors the Room's domains differ in
+COLOURS = ("wall_colour", "floor_colour", "object_colour")  # the factors the Room's domains differ in
 
 
 def matched_pairs(n: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
     """Frames of ``n`` reachable source states, and of the same states with an ood state's colours."""
     space, rng = RoomFactors(), np.random.default_rng(seed)
     source = space.sample(n, rng, "source", reachable=True)
+    colours = [space.index(name) for name in COLOURS]
     shifted = source.copy()
-    shifted[:, COLOURS] = space.sample(n, rng, "ood", reachable=True)[:, COLOURS]
+    shifted[:, colours] = space.sample(n, rng, "ood", reachable=True)[:, colours]
     return space.render(source), space.render(shifted)
 
 
@@ -33,12 +34,12 @@ def score(agent_dir: str, frames: np.ndarray, shifted: np.ndarray) -> str:
     agent = load(agent_dir)
     if agent.encoder is None:
         raise SystemExit(f"{agent_dir} reads no frozen encoder (variant {agent.spec['variant']!r})")
-    codes = [agent.encoder.encode(x) for x in (frames, shifted)]
-    if agent.standardizer is not None:
-        codes = [agent.standardizer(c) for c in codes]
     policy = getattr(agent.model, "policy", None)
     if not isinstance(policy, ActorCriticPolicy):
         raise SystemExit(f"{agent_dir}: {agent.spec['algo']} has no actor-critic policy; this reads PPO and A2C agents")
+    codes = [agent.encoder.encode(x) for x in (frames, shifted)]
+    if agent.standardizer is not None:
+        codes = [agent.standardizer(c) for c in codes]
 
     def logits(codes: np.ndarray | torch.Tensor) -> torch.Tensor:
         return policy.get_distribution(torch.as_tensor(codes)).distribution.logits  # type: ignore[union-attr]  # Categorical: Room acts discretely

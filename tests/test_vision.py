@@ -203,7 +203,7 @@ def test_traversal_grid_sweeps_each_anchor_through_its_own_reconstruction(frames
             recon = to_frames(model.reconstruct(x[k:k + 1]))
             assert all(np.array_equal(s, recon[0]) for s in sweeps[:, 2])  # offset 0: the reconstruction
             assert (sweeps[:, 0] != sweeps[:, 2]).any()
-    # the blocks differ: three anchors, not one drawn three times (the PNG draws TRAVERSAL_ANCHORS)
+    # the blocks differ: three anchors, not one drawn three times
     assert not np.array_equal(grid[:, 96:96 + block_w], grid[:, 96 + block_w + 12:96 + 2 * block_w + 12])
 
 
