@@ -2,6 +2,7 @@
 
     .venv/bin/python benchmarks/bench_traversal_objects.py CKPT [CKPT ...] [--anchors 100] [--seed 0]
     .venv/bin/python benchmarks/bench_traversal_objects.py --run RUN_DIR   # + the run's traversal.png
+    .venv/bin/python benchmarks/bench_traversal_objects.py CKPT --data FRAMES.h5   # + CKPT's traversal.png
 
 A traversal (``vision.images.traverse``) sweeps one latent over ±3 around an encoded anchor frame and
 decodes each step. To say where an object is in a decoded frame, ``RoomFactors.locate`` renders the
@@ -14,14 +15,15 @@ put the object in different cells, both in view; it **hides** it when one end ma
 the object out of view. ``placed`` is how often the anchor's own reconstruction (the sweep's middle)
 matches the true cell: how well the decoder draws objects at all, the ceiling of the rest.
 ``some row moves`` is the share of anchors where at least one of the ten rows moves an object: the
-chance that a traversal.png drawn from a random source frame shows a move.
+chance that a traversal drawn from a random object-bearing source frame shows a move.
 
 Per checkpoint, over ``--anchors`` source states with at least one object in view (seeded) and the
 latents a traversal.png shows (the ten with the highest KL on those frames), it prints one Markdown
-row per latent. With ``--run`` it also reads the anchors of each of the run's traversal.png files
-(``vision.train.view_indices``) from the run's collected frames and prints, per anchor and row of
-that PNG, where each object sits in each of its columns. Ground truth scores the code here; it never trains
-or chooses a model.
+row per latent. With ``--run`` (or ``--data``) it also reads the anchors of each checkpoint's own
+traversal.png (``vision.train.view_indices``) from the
+collected frames, prints where each object sits in each column of each anchor's block, and counts
+the anchors that show an object and those where some row moves one a whole cell. Ground truth
+scores the code here; it never trains or chooses a model.
 """
 
 from __future__ import annotations
@@ -47,7 +49,7 @@ def where_located(space: RoomFactors, frames: np.ndarray, anchor: np.ndarray, sh
 
 
 def describe(where: dict, k: int) -> str:
-    return f"d{where['depth'][k]:.0f} x{where['screen_x'][k]:+.1f}" if where["seen"][k] else "unseen"
+    return f"d{where['depth'][k]:.2f} x{where['screen_x'][k]:+.2f}" if where["seen"][k] else "unseen"
 
 
 def score_model(model, space: RoomFactors, anchors: np.ndarray, frames: np.ndarray) -> tuple[list[dict], float, float]:
@@ -85,34 +87,43 @@ def score_model(model, space: RoomFactors, anchors: np.ndarray, frames: np.ndarr
     return rows, placed / cases, anchors_moved / len(anchors)
 
 
-def png_rows(model, space: RoomFactors, run: Path, checkpoint: Path) -> list[str]:
+def png_rows(model, space: RoomFactors, data_path: Path, checkpoint: Path) -> tuple[list[str], int, int]:
     """Where each object sits (its located cell: depth, screen x) in every column of each anchor's
-    block of the checkpoint's own traversal.png."""
+    block of the checkpoint's own traversal.png, drawn from the frames in ``data_path``; and how
+    many of its anchors show an object, and how many blocks move one a whole cell."""
     seed = int(read(checkpoint)["config"]["seed"])
-    with h5py.File(run / "collect" / "source.h5", "r") as data:
+    with h5py.File(data_path, "r") as data:
         n = len(data["frames"])
         view = view_indices(n, seed)
         frames, factors = data["frames"][view], data["factors"][view[:TRAVERSAL_ANCHORS]]
     x = to_model_input(frames)
     scores, spread, kind = latent_scores(model, x)
     order = traversal_order(scores)
-    lines = []
+    lines, with_object, moving = [], 0, 0
     for k, anchor in enumerate(factors):
         sweeps = traverse(model, x[k:k + 1], order, kind, spread)
+        seen = moved = False
         for shape in range(len(SHAPES)):
             truth = space.object_positions(anchor[None])[SHAPES[shape]]
+            seen |= bool(truth["seen"][0])
             lines.append(f"anchor {k + 1}, {SHAPES[shape]} in the anchor: {describe(truth, 0)}")
             for row, latent in enumerate(order):
-                _, where = where_located(space, sweeps[row], anchor, shape)
+                cells, where = where_located(space, sweeps[row], anchor, shape)
+                moved |= bool(where["seen"][0] and where["seen"][-1] and cells[0] != cells[-1])
                 lines.append(f"  z{latent} ({kind} {scores[latent]:.2f}): "
                              + " | ".join(describe(where, col) for col in range(len(sweeps[row]))))
-    return lines
+        with_object, moving = with_object + seen, moving + moved
+    lines.append(f"anchors with an object in view: {with_object} of {len(factors)}; "
+                 f"anchors where some row moves an object a whole cell: {moving} of {len(factors)}")
+    return lines, with_object, moving
 
 
 def main(argv=None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("checkpoints", nargs="*")
     parser.add_argument("--run", help="a Room run directory: its vision checkpoints and their traversal.png anchors")
+    parser.add_argument("--data", help="the frames (a collected .h5) that CHECKPOINTs were trained on: "
+                                       "read their traversal.png anchors too")
     parser.add_argument("--anchors", type=int, default=100)
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args(argv)
@@ -137,10 +148,13 @@ def main(argv=None) -> dict:
         for r in rows:
             print(f"| {path} | {placed:.2f} | {any_row:.2f} | z{r['latent']} ({r['kl']:.2f}) | {r['moves']:.2f} | {r['hides']:.2f} "
                   f"| {r['depth_change']:.2f} |")
-    if args.run:
+    if args.run or args.data:
+        data_path = Path(args.data) if args.data else Path(args.run) / "collect" / "source.h5"
         for path in paths:
             print(f"\n{path}: the objects in each column of its traversal.png (depth in cells, screen x)")
-            print("\n".join(png_rows(load_model(path), space, Path(args.run), path)))
+            lines, with_object, moving = png_rows(load_model(path), space, data_path, path)
+            out[str(path)].update(png_anchors_with_object=with_object, png_anchors_moving=moving)
+            print("\n".join(lines))
     return out
 
 

@@ -153,6 +153,31 @@ def test_each_method_loss_drops_and_round_trips(method, frames, tmp_path):
     assert (tmp_path / method / "reconstructions.png").stat().st_size > 0
 
 
+def test_bf16_precision_is_repeatable_and_differs_from_fp32(frames, tmp_path):
+    """bf16 autocast is deterministic on CPU (same seed, same weights), learns, and is not a no-op."""
+    runs = {name: vision.fit(frames, "beta_vae_dae", tmp_path / name, steps=40, lr=1e-3, progress=False,
+                             tensorboard=False, precision=precision, **{"dae.steps": 5, "dae.batch_size": 16}, **FAST)
+            for name, precision in [("bf16", "bf16"), ("bf16_again", "bf16"), ("fp32", "fp32")]}
+    bf16, again, fp32 = (_state(runs[k]) for k in ("bf16", "bf16_again", "fp32"))
+    assert all(torch.equal(bf16[k], again[k]) for k in bf16)
+    assert not all(torch.equal(bf16[k], fp32[k]) for k in bf16 if k.startswith("encoder."))
+    summary = json.loads((tmp_path / "bf16" / "summary.json").read_text())
+    assert summary["config"]["precision"] == summary["precision"] == "bf16" and np.isfinite(summary["mse_ratio"])
+    with pytest.raises(vision.ConfigError, match=r"precision='fp16' is not one of \['fp32', 'bf16', 'auto'\]"):
+        vision.fit(frames, "vae", tmp_path / "bad", steps=1, precision="fp16", **FAST)
+
+
+def test_auto_precision_follows_the_hardware_and_emulated_bf16_warns(monkeypatch):
+    from vision import train
+    cpu = torch.device("cpu")
+    monkeypatch.setattr(train, "native_bf16", lambda device: True)
+    assert train.resolve_precision("auto", cpu) == "bf16"
+    monkeypatch.setattr(train, "native_bf16", lambda device: False)
+    assert train.resolve_precision("auto", cpu) == "fp32" and train.resolve_precision("fp32", cpu) == "fp32"
+    with pytest.warns(UserWarning, match="precision=bf16 on a cpu without bf16 instructions is emulated"):
+        assert train.resolve_precision("bf16", cpu) == "bf16"
+
+
 def test_dae_stays_frozen_while_beta_vae_dae_trains(frames, tmp_path):
     dae_path = vision.fit(frames, "dae", tmp_path / "dae", steps=10, progress=False, tensorboard=False, **FAST)
     dae_weights = _state(dae_path)
@@ -317,7 +342,7 @@ def test_unknown_and_mistyped_hyperparameters(frames, tmp_path):
         vision.fit(frames, "beta_vae", tmp_path, bta=2)
     with pytest.raises(vision.ConfigError, match=r"steps='10' has the wrong type"):
         vision.fit(frames, "beta_vae", tmp_path, steps="10")
-    with pytest.raises(vision.ConfigError, match=r"perceptual=.pixels. has the wrong type; expected \[.bottleneck., .logits.\]"):
+    with pytest.raises(vision.ConfigError, match=r"perceptual=.pixels. is not one of \[.bottleneck., .logits.\]"):
         vision.fit(frames, "beta_vae_dae", tmp_path, perceptual="pixels")
 
 

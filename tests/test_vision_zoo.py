@@ -536,12 +536,15 @@ def test_out_of_range_hyperparameters_get_a_clear_error(data, tmp_path, method, 
 
 # ----- every method behind the one interface ---------------------------------------------------------------
 
+@pytest.mark.parametrize("precision", ["fp32", "bf16"])
 @pytest.mark.parametrize("method", [m for m in vision.methods.names() if not vision.methods.get(m).interactive])
-def test_every_method_trains_checkpoints_reloads_and_encodes(method, data, tmp_path):
+def test_every_method_trains_checkpoints_reloads_and_encodes(method, precision, data, tmp_path):
     frames, factors = data
     extra = {"factor_vae": {"disc_width": 64}, "beta_vae_dae": {"dae.steps": 2, "dae.batch_size": 16}}.get(method, {})
-    path = vision.fit(frames, method, tmp_path / method, steps=3, lr=1e-3, factors=factors, **FAST, **extra)
+    path = vision.fit(frames, method, tmp_path / method, steps=3, lr=1e-3, factors=factors, precision=precision,
+                      **FAST, **extra)
     model = vision.load_model(path)
+    assert all(p.dtype == torch.float32 for p in model.parameters())  # bf16 autocasts the pass, not the weights
     encoder = vision.load_encoder(path)
     codes = encoder.encode(frames[:6])
     assert codes.shape == (6, model.latent_dim) and np.isfinite(codes).all()

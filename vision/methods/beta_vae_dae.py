@@ -106,7 +106,7 @@ class BetaVAEDAE(BetaVAE):
     def reconstruction_loss(self, x: Tensor, logits: Tensor) -> dict[str, Tensor]:
         with torch.no_grad():
             target = self.features(x)
-        terms = {"perceptual": (self.features(torch.sigmoid(logits)) - target).pow(2).sum() / x.shape[0]}
+        terms = {"perceptual": (self.features(torch.sigmoid(logits)).float() - target.float()).pow(2).sum() / x.shape[0]}
         if self.config.pixel_weight:
             terms["pixel"] = self.config.pixel_weight * super().likelihood_loss(x, logits)
         return terms
