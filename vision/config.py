@@ -31,6 +31,7 @@ class TrainConfig:
     matrix products in bf16, losses and weights in fp32): 1.3-1.7 times the images per second on a
     CPU with AVX-512 BF16; evaluation, codes and checkpoints stay fp32. ``auto`` picks bf16 where
     the hardware has it (``vision.train.native_bf16``) and fp32 elsewhere, where bf16 is emulated.
+    Opt-in: at room scale one bf16 code served its agents worse (docs/results.md).
     """
 
     steps: int = 5000
