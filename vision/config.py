@@ -28,10 +28,10 @@ class TrainConfig:
     ``threads`` = 0 leaves torch's default (all cores); ``device`` is ``cpu``, ``cuda``, ``cuda:N``
     or ``auto`` (CUDA when available). Checkpoints every ``checkpoint_every`` steps and at the end.
     ``precision="bf16"`` runs the training forward pass under bfloat16 autocast (convolutions and
-    matrix products in bf16, losses and weights in fp32): 1.3-1.7 times the images per second on a
+    matrix products in bf16, losses and weights in fp32): 1.2-1.7 times the images per second on a
     CPU with AVX-512 BF16; evaluation, codes and checkpoints stay fp32. ``auto`` picks bf16 where
     the hardware has it (``vision.train.native_bf16``) and fp32 elsewhere, where bf16 is emulated.
-    Opt-in: at room scale one bf16 code served its agents worse (docs/results.md).
+    Opt-in: its codes served their agents 4-6% worse here (docs/results.md).
     """
 
     steps: int = 5000
