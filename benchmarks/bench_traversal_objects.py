@@ -48,6 +48,11 @@ def where_located(space: RoomFactors, frames: np.ndarray, anchor: np.ndarray, sh
     return states[:, OBJECT_CELLS[shape]], space.object_positions(states)[SHAPES[shape]]
 
 
+def moves(cells: np.ndarray, where: dict, first: int, last: int) -> bool:
+    """A whole-cell move between decoded frames ``first`` and ``last``: both show the object, in different cells."""
+    return bool(where["seen"][first] and where["seen"][last] and cells[first] != cells[last])
+
+
 def describe(where: dict, k: int) -> str:
     return f"d{where['depth'][k]:.2f} x{where['screen_x'][k]:+.2f}" if where["seen"][k] else "unseen"
 
@@ -74,7 +79,7 @@ def score_model(model, space: RoomFactors, anchors: np.ndarray, frames: np.ndarr
             for row, latent in enumerate(order):
                 first, last = 1 + 2 * row, 2 + 2 * row
                 in_view = where["seen"][first], where["seen"][last]
-                if all(in_view) and cells[first] != cells[last]:
+                if moves(cells, where, first, last):
                     moved_here = True
                     stats[int(latent)]["moves"] += 1
                     stats[int(latent)]["depth_change"].append(abs(where["depth"][first] - where["depth"][last]))
@@ -109,7 +114,7 @@ def png_rows(model, space: RoomFactors, data_path: Path, checkpoint: Path) -> tu
             lines.append(f"anchor {k + 1}, {SHAPES[shape]} in the anchor: {describe(truth, 0)}")
             for row, latent in enumerate(order):
                 cells, where = where_located(space, sweeps[row], anchor, shape)
-                moved |= bool(where["seen"][0] and where["seen"][-1] and cells[0] != cells[-1])
+                moved |= moves(cells, where, 0, -1)
                 lines.append(f"  z{latent} ({kind} {scores[latent]:.2f}): "
                              + " | ".join(describe(where, col) for col in range(len(sweeps[row]))))
         with_object, moving = with_object + seen, moving + moved
