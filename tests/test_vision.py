@@ -14,7 +14,7 @@ import torch
 import vision
 from vision import checkpoint
 from vision.data import batch_indices, occlusion_mask, to_frames, to_model_input
-from vision.images import TRAVERSAL_ANCHORS, latent_scores, tile, traversal_grid, traversal_order, traverse
+from vision.images import TRAVERSAL_ANCHORS, latent_stats, tile, traversal_grid, traversal_order, traverse
 from vision.losses import bernoulli_nll, gaussian_nll, kl_normal
 
 torch.set_num_threads(1)
@@ -208,28 +208,46 @@ def test_beta_vae_dae_trains_its_own_dae_when_none_is_given(frames, tmp_path):
 
 # ----- traversal images ---------------------------------------------------------------------------
 
-def test_traversal_grid_sweeps_each_anchor_through_its_own_reconstruction(frames, tmp_path):
-    """Each anchor has its own block; a block's middle column (offset 0) is that anchor's mean
-    reconstruction, and its other columns differ from it (the latent does something)."""
+def test_traversal_grid_sweeps_each_latent_over_its_fitted_range_from_each_anchor(frames, tmp_path):
+    """Each anchor has its own block; column j of every block sets the latent to the same value,
+    evenly spaced over the fitted mean ± 2 sd; the blocks differ (the other latents are the anchor's)."""
     path = vision.fit(frames, "vae", tmp_path, steps=60, lr=1e-3, progress=False, tensorboard=False, **FAST)
     model = vision.load_model(path).eval()
     x = to_model_input(frames[:3])
-    scores, spread, kind = latent_scores(model, to_model_input(frames))
-    grid = traversal_grid(model, x, scores, kind, spread, rows=4, cols=5, gap=12)
+    stats = latent_stats(model, to_model_input(frames))
+    grid = traversal_grid(model, x, stats, rows=4, cols=5, gap=12)
     h, w, _ = SHAPE
     block_w = 5 * (w + 2) + 2
     assert grid.shape == (4 * (h + 2) + 2, 96 + 3 * block_w + 2 * 12, 3)
-    order = traversal_order(scores, 4)
+    order = traversal_order(stats.score, 4)
     with torch.no_grad():
+        mu, logvar = model.encode(to_model_input(frames))
+        sd = (mu.var(0, unbiased=False) + logvar.exp().mean(0)).sqrt().numpy()
+        np.testing.assert_allclose(stats.low, mu.mean(0).numpy() - 2 * sd, rtol=1e-5, atol=1e-6)
+        np.testing.assert_allclose(stats.high, mu.mean(0).numpy() + 2 * sd, rtol=1e-5, atol=1e-6)
         for k in range(3):
             block = grid[:, 96 + k * (block_w + 12):96 + k * (block_w + 12) + block_w]
-            sweeps = traverse(model, x[k:k + 1], order, kind, spread, cols=5)
+            sweeps = traverse(model, x[k:k + 1], order, stats, cols=5)
             assert np.array_equal(block, tile(list(sweeps)))
-            recon = to_frames(model.reconstruct(x[k:k + 1]))
-            assert all(np.array_equal(s, recon[0]) for s in sweeps[:, 2])  # offset 0: the reconstruction
-            assert (sweeps[:, 0] != sweeps[:, 2]).any()
-    # the blocks differ: three anchors, not one drawn three times
+            z = model.encode(x[k:k + 1])[0].repeat(5, 1)
+            latent = int(order[0])
+            z[:, latent] = torch.linspace(float(stats.low[latent]), float(stats.high[latent]), 5)
+            assert np.array_equal(sweeps[0], to_frames(torch.sigmoid(model.decode(z))))
+            assert (sweeps[:, 0] != sweeps[:, -1]).any()  # the latent does something
     assert not np.array_equal(grid[:, 96:96 + block_w], grid[:, 96 + block_w + 12:96 + 2 * block_w + 12])
+
+
+def test_latent_stats_of_a_deterministic_code_rank_by_std_and_sweep_its_spread(frames, tmp_path):
+    path = vision.fit(frames, "ae", tmp_path, steps=5, progress=False, tensorboard=False, **FAST)
+    model = vision.load_model(path).eval()
+    stats = latent_stats(model, to_model_input(frames))
+    with torch.no_grad():
+        codes = model.encode(to_model_input(frames))[0].numpy()
+    assert stats.kind == "std"
+    np.testing.assert_allclose(stats.score, codes.std(0), rtol=1e-4, atol=1e-6)
+    np.testing.assert_allclose(stats.high - stats.low, 4 * codes.std(0), rtol=1e-4, atol=1e-6)
+    one = latent_stats(model, to_model_input(frames[:1]))  # no spread from one frame: unit steps
+    np.testing.assert_allclose(one.high - one.low, 4.0, rtol=1e-6)
 
 
 # ----- checkpoints and resume ---------------------------------------------------------------------

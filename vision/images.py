@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import cv2
@@ -42,32 +43,56 @@ def reconstruction_grid(model: Method, x: torch.Tensor, generator: torch.Generat
     return _rgb(tile(rows))
 
 
+#: how far a traversal sweeps each latent: its fitted aggregate posterior's mean ± this many standard
+#: deviations (disentanglement_lib's ``conf_interval_cycle``). A sweep of ±3 prior units around the
+#: anchor's own mean, as before, runs half off the data's codes for an anchor whose mean sits at ±1.5:
+#: the decoder extrapolates there, and the far end rarely shows what the latent does to the scene.
+SWEEP_STDS = 2.0
+
+
+@dataclass(frozen=True)
+class LatentStats:
+    """What a traversal needs to know about each latent, measured on a batch of frames.
+
+    ``score``: KL in nats to the prior (stochastic methods, ``kind`` "KL") or the code's standard
+    deviation (deterministic ones, ``kind`` "std"): it ranks the rows. ``low``/``high``: the interval
+    a sweep covers, the fitted Gaussian's mean ± :data:`SWEEP_STDS` standard deviations, where the
+    fitted variance is the mean posterior variance plus the variance of the means (the aggregate
+    posterior's; a deterministic code's is the variance of its values)."""
+
+    score: np.ndarray
+    kind: str
+    low: np.ndarray
+    high: np.ndarray
+
+
 @torch.no_grad()
-def latent_scores(model: Method, x: torch.Tensor) -> tuple[np.ndarray, np.ndarray, str]:
-    """Per-latent (score, spread) on a batch: KL in nats and posterior-mean std for stochastic
-    methods; code std (twice, as score and spread) for deterministic ones."""
+def latent_stats(model: Method, x: torch.Tensor) -> LatentStats:
+    """:class:`LatentStats` of ``model``'s code on the frames ``x`` [n, C, H, W]."""
     mu, logvar = model.encode(x)
-    spread = mu.std(0).cpu().numpy() if len(mu) > 1 else np.ones(mu.shape[1], np.float32)
+    variance = mu.var(0, unbiased=False)
+    if logvar is not None:
+        variance = variance + logvar.exp().mean(0)
+    std = variance.sqrt()
+    std = torch.where(std > 0, std, torch.ones_like(std))  # one frame of a deterministic code: unit steps
+    loc = mu.mean(0)
+    low, high = (loc - SWEEP_STDS * std).cpu().numpy(), (loc + SWEEP_STDS * std).cpu().numpy()
     if logvar is None:
-        return spread, spread, "std"
-    return kl_normal(mu, logvar).mean(0).cpu().numpy(), spread, "KL"
+        return LatentStats(mu.std(0, unbiased=False).cpu().numpy(), "std", low, high)
+    return LatentStats(kl_normal(mu, logvar).mean(0).cpu().numpy(), "KL", low, high)
 
 
 @torch.no_grad()
-def traverse(model: Method, frame: torch.Tensor, latents: np.ndarray, kind: str, spread: np.ndarray,
-             cols: int = 9, radius: float = 3.0) -> np.ndarray:
-    """uint8 [len(latents), cols, H, W, C]: each latent swept over ±``radius`` around the encoded
-    ``frame`` [1, C, H, W], the others held at their means, decoded to mean images.
-
-    For stochastic methods (``kind`` "KL") the sweep is in prior units (±3 around μ); deterministic
-    codes have no prior, so they sweep ±3 of each code's standard deviation (``spread``) instead."""
+def traverse(model: Method, frame: torch.Tensor, latents: np.ndarray, stats: LatentStats, cols: int = 9) -> np.ndarray:
+    """uint8 [len(latents), cols, H, W, C]: each latent set to ``cols`` evenly spaced values over its
+    interval (``stats.low`` to ``stats.high``), the others held at the encoded ``frame``'s [1, C, H, W]
+    means, decoded to mean images. The interval is the same for every anchor, so each column means
+    the same value of the latent in every block."""
     mu = model.encode(frame)[0][0]
-    offsets = torch.linspace(-radius, radius, cols, device=mu.device)
     images = []
     for i in latents:
         z = mu.repeat(cols, 1)
-        scale = 1.0 if kind == "KL" else float(spread[i])
-        z[:, i] = mu[i] + offsets * scale
+        z[:, i] = torch.linspace(float(stats.low[i]), float(stats.high[i]), cols, device=mu.device)
         images.append(to_frames(torch.sigmoid(model.decode(z))))
     return np.stack(images)
 
@@ -84,19 +109,19 @@ TRAVERSAL_ANCHORS = 5
 
 
 @torch.no_grad()
-def traversal_grid(model: Method, frames: torch.Tensor, scores: np.ndarray, kind: str, spread: np.ndarray,
-                   rows: int = 10, cols: int = 9, radius: float = 3.0, gap: int = 12) -> np.ndarray:
+def traversal_grid(model: Method, frames: torch.Tensor, stats: LatentStats, rows: int = 10, cols: int = 9,
+                   gap: int = 12) -> np.ndarray:
     """One row per latent (highest score first), labelled with its index and score (KL in nats, or
     std); for each anchor in ``frames`` [k, C, H, W], one block of that latent's :func:`traverse`
     sweep, blocks side by side ``gap`` pixels apart, as disentanglement_lib draws several anchors."""
-    order = traversal_order(scores, rows)
-    blocks = [_rgb(tile(list(traverse(model, frame[None], order, kind, spread, cols, radius)))) for frame in frames]
+    order = traversal_order(stats.score, rows)
+    blocks = [_rgb(tile(list(traverse(model, frame[None], order, stats, cols)))) for frame in frames]
     h, height = frames.shape[2], blocks[0].shape[0]
     label = np.full((height, 96, 3), 255, np.uint8)
     spacer = np.full((height, gap, 3), 255, np.uint8)
     canvas = np.concatenate([label] + [part for block in blocks for part in (spacer, block)][1:], axis=1)
     for r, i in enumerate(order):
         y = 2 + r * (h + 2) + h // 2 + 4
-        cv2.putText(canvas, f"z{i} {kind} {scores[i]:.2f}", (3, y), cv2.FONT_HERSHEY_SIMPLEX,
+        cv2.putText(canvas, f"z{i} {stats.kind} {stats.score[i]:.2f}", (3, y), cv2.FONT_HERSHEY_SIMPLEX,
                     0.33, (0, 0, 0), 1, cv2.LINE_AA)
     return canvas

@@ -26,7 +26,7 @@ from vision import checkpoint, config as cfg
 from artifacts import write_json_atomic, write_png
 from vision.data import Frames, as_uint8_array, check_frames, step_generator, to_model_input
 from vision.errors import CheckpointError, ConfigError, NonFiniteLossError
-from vision.images import TRAVERSAL_ANCHORS, latent_scores, reconstruction_grid, traversal_grid
+from vision.images import TRAVERSAL_ANCHORS, latent_stats, reconstruction_grid, traversal_grid
 from vision.losses import kl_normal
 from vision.methods import get as get_method
 from vision.methods._samplers import FactorBatches, check_factors
@@ -284,8 +284,7 @@ class _Run:
         model.eval()
         gen = step_generator(self.config.seed, 0, self.device)
         recon = reconstruction_grid(model, x_view[:8], gen)
-        scores, spread, kind = latent_scores(model, x_view)
-        trav = traversal_grid(model, x_view[:TRAVERSAL_ANCHORS], scores, kind, spread)
+        trav = traversal_grid(model, x_view[:TRAVERSAL_ANCHORS], latent_stats(model, x_view))
         write_png(self.out / "reconstructions.png", recon)
         write_png(self.out / "traversal.png", trav)
         if writer is not None:
