@@ -178,6 +178,26 @@ def test_auto_precision_follows_the_hardware_and_emulated_bf16_warns(monkeypatch
         assert train.resolve_precision("bf16", cpu) == "bf16"
 
 
+def test_auto_precision_resumes_only_in_the_arithmetic_it_began_in(frames, tmp_path, monkeypatch):
+    """A checkpoint records what precision=auto ran in; resuming where auto means something else is
+    refused with the fix, and naming that precision explicitly resumes it."""
+    from vision import train
+    monkeypatch.setattr(train, "native_bf16", lambda device: True)
+    kw = dict(progress=False, tensorboard=False, **FAST)
+    vision.fit(frames, "vae", tmp_path, steps=4, precision="auto", **kw)
+    assert checkpoint.read(tmp_path / "checkpoint.pt")["precision"] == "bf16"
+    monkeypatch.setattr(train, "native_bf16", lambda device: False)  # the same run, moved to another machine
+    with pytest.raises(vision.CheckpointError, match=r"ran its first 4 steps in bf16, but precision=auto runs "
+                                                     r"fp32 on this cpu; resume with precision=bf16"):
+        vision.fit(frames, "vae", tmp_path, steps=8, precision="auto", **kw)
+    with pytest.warns(UserWarning, match="emulated"):
+        vision.fit(frames, "vae", tmp_path, steps=8, precision="bf16", **kw)
+    payload = checkpoint.read(tmp_path / "checkpoint.pt")
+    assert payload["step"] == 8 and payload["precision"] == "bf16"
+    with pytest.raises(vision.CheckpointError, match="ran its first 8 steps in bf16"):
+        vision.fit(frames, "vae", tmp_path, steps=9, precision="fp32", **kw)
+
+
 def test_dae_stays_frozen_while_beta_vae_dae_trains(frames, tmp_path):
     dae_path = vision.fit(frames, "dae", tmp_path / "dae", steps=10, progress=False, tensorboard=False, **FAST)
     dae_weights = _state(dae_path)

@@ -80,9 +80,10 @@ def digest_of(payload: dict[str, Any]) -> ArrayDigest:
 
 
 def save(path: str | os.PathLike, model: Method, optimizers: dict, step: int, code_stats: dict | None = None,
-         origin: dict | None = None) -> Path:
+         origin: dict | None = None, precision: str | None = None) -> Path:
     """Write ``model`` (a :class:`~vision.methods.base.Method`) at ``step`` atomically, with its
-    digest and ``origin`` (what it was trained on, see the module docstring)."""
+    digest and ``origin`` (what it was trained on, see the module docstring). ``precision``: the
+    arithmetic its steps ran in ("fp32" or "bf16"), which ``precision=auto`` leaves to the hardware."""
     path = Path(path)
     payload = {
         "format": FORMAT,
@@ -99,6 +100,8 @@ def save(path: str | os.PathLike, model: Method, optimizers: dict, step: int, co
     }
     if code_stats is not None:
         payload["code_stats"] = code_stats
+    if precision is not None:
+        payload["precision"] = precision
     _seal(payload, {"method": model.name, "data": origin})
     with atomic_path(path) as tmp:
         torch.save(payload, tmp)

@@ -151,7 +151,18 @@ class _Run:
         if tuple(payload["input_shape"]) != self.shape:
             raise CheckpointError(f"{self.path} was trained on {tuple(payload['input_shape'])} frames, "
                                   f"these are {self.shape}; choose another output folder or start over")
-        diff = _differences(checkpoint.config_of(payload), self.config, set(self.config.RESUMABLE))
+        saved = checkpoint.config_of(payload)
+        # precision is compared by the arithmetic it meant, below: auto may resume as what it ran in
+        diff = _differences(saved, self.config, set(self.config.RESUMABLE) | {"precision"})
+        began_in = payload.get("precision", None if saved.precision == "auto" else saved.precision)
+        if began_in is None and saved.precision != self.config.precision:
+            diff.append(f"precision: {saved.precision!r} → {self.config.precision!r}")  # an auto run that did not record what it ran in
+        if began_in is not None and began_in != self.precision and payload["step"] < self.config.steps:
+            raise CheckpointError(f"{self.path} ran its first {payload['step']} steps in {began_in}, but "
+                                  f"precision={self.config.precision} runs {self.precision} on this "
+                                  f"{self.device.type}; resume with precision={began_in} to finish as it began "
+                                  "(bf16 on hardware without bf16 units is emulated and slow), or start over "
+                                  "(resume=False / --force)")
         if diff:
             raise CheckpointError(f"{self.path} is a run with other hyperparameters ({'; '.join(diff)}); "
                                   "resume with the same ones, choose another output folder, or start over "
@@ -265,7 +276,7 @@ class _Run:
         if not all(torch.isfinite(p).all() for p in model.parameters()):
             raise NonFiniteLossError(self._nan_message("a weight became NaN or inf", step))
         stats = code_statistics(model, self.data, seed=self.config.seed) if step == self.config.steps else None
-        checkpoint.save(self.path, model, optimizers, step, stats, self.origin)
+        checkpoint.save(self.path, model, optimizers, step, stats, self.origin, precision=self.precision)
         self.last_saved = step
 
     def _log(self, writer, step: int, means: dict[str, float], kl: torch.Tensor | None, rate: float) -> None:
