@@ -187,14 +187,16 @@ class EncoderFeatures(BaseFeaturesExtractor):
 
 
 def make_vec_env(env_id: str, domain: str, n_envs: int, seed: int, env_kwargs: dict | None = None,
-                 factors: bool = False) -> VecEnv:
+                 factors: bool = False, wrappers: Sequence = ()) -> VecEnv:
     """``n_envs`` copies of ``env_id``'s ``domain`` (Monitor-wrapped for episode stats), seeded;
-    ``factors=True`` gives one-hot ground-truth observations instead of frames (the oracle)."""
+    ``factors=True`` gives one-hot ground-truth observations instead of frames (the oracle).
+    ``wrappers`` (a spec of :func:`envs.apply_wrappers`, e.g. a visual shift) wrap each env's
+    frames first: a visual shift of a domain, which an oracle's factors never see."""
     env_kwargs = dict(env_kwargs or {})
     envs.registry.check_name(env_id)
 
     def make():
-        env = envs.registry.make_env(env_id, domain=domain, **env_kwargs)
+        env = envs.apply_wrappers(envs.registry.make_env(env_id, domain=domain, **env_kwargs), wrappers)
         return Monitor(FactorObservations(env) if factors else env)
 
     venv = DummyVecEnv([make for _ in range(n_envs)])
@@ -210,10 +212,18 @@ class TrainedAgent:
         self.spec, self.model, self.encoder, self.standardizer = spec, model, encoder, standardizer
         self.variant = variant(spec["variant"])
 
-    def make_env(self, domain: str, n_envs: int = 1, seed: int = 0) -> VecEnv:
-        """The env stack this agent acts through (latent wrapper or channel-first pixels)."""
+    @property
+    def training_domain(self) -> str:
+        """The domain this agent trained on (the env's first declared domain for agents saved before
+        agents recorded it): what a visual shift is applied to."""
+        return self.spec.get("domain") or envs.registry.declared_domains(
+            self.spec["env_id"], **(self.spec.get("env_kwargs") or {}))[0]
+
+    def make_env(self, domain: str, n_envs: int = 1, seed: int = 0, wrappers: Sequence = ()) -> VecEnv:
+        """The env stack this agent acts through (latent wrapper or channel-first pixels), on
+        ``domain`` seen through ``wrappers`` (none: the domain as it is)."""
         venv = make_vec_env(self.spec["env_id"], domain, n_envs, seed, self.spec.get("env_kwargs"),
-                            factors=self.variant.input.ground_truth)
+                            factors=self.variant.input.ground_truth, wrappers=wrappers)
         return self.variant.input.wrap(venv, self.encoder, self.standardizer)
 
     def check_env(self, venv: VecEnv) -> None:
@@ -283,7 +293,7 @@ def train(variant_name: str, env_id: str, out_dir: str | os.PathLike, *, steps: 
     model.learn(total_timesteps=steps, callback=list(callbacks), progress_bar=progress)
     venv.close()
     record = {"variant": variant_name, "algo": algo, "env_id": env_id, "env_kwargs": dict(env_kwargs or {}),
-              "seed": seed, "steps": steps, "hyperparams": _jsonable(hyperparams or {}),
+              "domain": domain, "seed": seed, "steps": steps, "hyperparams": _jsonable(hyperparams or {}),
               "policy_kwargs": plain_policy_kwargs,
               "encoder": ENCODER_FILE if encoder_path else None, "darla_version": package_version()}
     if encoder_path:  # which encoder the policy learned on: a swapped encoder.pt is refused on load

@@ -12,7 +12,9 @@ unchanged), with settings fixed here before any agent was evaluated on them (the
 defaults; `brightness` needs a gain other than 1, and `background` the Room's ceiling colour).
 The agents are evaluated unchanged: a frozen-encoder agent encodes the shifted frames with its own
 encoder and standardiser, a pixel agent reads them directly. `source` (no shift) is included as the
-baseline, so each row's `vs source` is what the shift cost.
+baseline, so each row's `vs source` is what the shift cost. The evaluation is `darla transfer
+--shifts` (`eval.transfer.evaluate(..., shifts=...)`) with this benchmark's fixed shift set; the
+same shifts can be put in any run config's `transfer.shifts`.
 
 Writes `DIR/transfer.json`, `transfer.csv`, `transfer.md` (the transfer table: variant × shift, mean ±
 std over agents, IQM with a stratified bootstrap CI). Agents are grouped by their variant; pass
@@ -37,8 +39,6 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from stable_baselines3.common.monitor import Monitor
-from stable_baselines3.common.vec_env import DummyVecEnv
 
 import envs
 from agents.agent import TrainedAgent, load
@@ -58,36 +58,11 @@ SHIFTS: dict[str, list] = {
 }
 
 
-def shifted_env(agent: TrainedAgent, shift: str):
-    """The agent's env on the domain it trained on, its frames seen through ``shift`` ("source": none)."""
-    kwargs = agent.spec.get("env_kwargs") or {}
-    space = envs.make_factor_space(agent.spec["env_id"], **kwargs)
-    domain = agent.spec.get("domain") or space.training_domain
-    env = envs.registry.make_env(agent.spec["env_id"], domain=domain, **kwargs)
-    return apply_wrappers(env, [] if shift == "source" else SHIFTS[shift])
-
-
-class Shifted:
-    """An agent whose envs are its source domain seen through a shift (a :class:`eval.transfer.Policy`)."""
-
-    def __init__(self, agent: TrainedAgent):
-        self.agent = agent
-
-    def make_env(self, domain: str, n_envs: int = 1, seed: int = 0):
-        venv = DummyVecEnv([lambda: Monitor(shifted_env(self.agent, domain)) for _ in range(n_envs)])
-        venv.seed(seed)
-        return self.agent.variant.input.wrap(venv, self.agent.encoder, self.agent.standardizer)
-
-    def check_env(self, venv) -> None:
-        self.agent.check_env(venv)
-
-    def predict(self, observations, deterministic: bool = True):
-        return self.agent.predict(observations, deterministic)
-
-
 def shifted_frames(agent: TrainedAgent, states: np.ndarray, shift: str) -> np.ndarray:
     """The frames of ``states`` (factor vectors) as ``shift`` shows them, one env reset per state."""
-    env = shifted_env(agent, shift)
+    kwargs = agent.spec.get("env_kwargs") or {}
+    env = envs.registry.make_env(agent.spec["env_id"], domain=agent.training_domain, **kwargs)
+    env = apply_wrappers(env, [] if shift == "source" else SHIFTS[shift])
     try:
         return np.stack([env.reset(seed=i, options={"factors": state})[0] for i, state in enumerate(states)])
     finally:
@@ -159,7 +134,8 @@ def main(argv=None) -> list[dict]:
         variant = agent.spec["variant"]
         index = seen[variant]
         seen[variant] += 1
-        returns = evaluate(Shifted(agent), ["source"] + shifts, episodes=args.episodes, seed=args.seed)
+        returns = evaluate(agent, [agent.training_domain], episodes=args.episodes, seed=args.seed,
+                           shifts={name: SHIFTS[name] for name in shifts})
         rows += records(variant, index, returns)
         print(f"{variant} #{index} ({path}): " + ", ".join(f"{d} {sum(r) / len(r):.2f}" for d, r in returns.items()),
               flush=True)

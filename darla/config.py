@@ -66,10 +66,13 @@ class AgentConfig:
 @dataclass
 class TransferConfig:
     """Stage 3: zero-shot evaluation of the unchanged agents, on ``domains`` (empty: every domain the
-    env declares, its training domain first)."""
+    env declares, its training domain first), then on each of ``shifts``: name → a list of
+    :mod:`envs.wrappers` (``{"hue90": [{"name": "hue_rotate", "degrees": 90}]}``) through which the
+    agents see their training domain, reported like a domain under that name (docs/wrappers.md)."""
     domains: list[str] = field(default_factory=list)
     episodes: int = 20
     seed: int = 10_000
+    shifts: dict[str, list] = field(default_factory=dict)
 
 
 @dataclass
@@ -239,6 +242,40 @@ def _resolve_domains(config: "RunConfig") -> None:
                          f"{config.collect.domain!r} (collect.domain): every 'vs source' ratio divides by it")
     if len(set(config.transfer.domains)) != len(config.transfer.domains):
         raise ValueError(f"transfer.domains {config.transfer.domains} names a domain twice")
+    check_shifts(config.transfer.shifts, declared, config.env, config.env_kwargs)
+
+
+def check_shifts(shifts, domains: list[str], env_id: str, env_kwargs: dict) -> None:
+    """Visual shifts, checked before any stage runs: a mapping of new names (not a domain's) to
+    wrapper specs that build on the env's training domain (names, parameters and values) and keep
+    its frames' shape, which the agents' encoders and policies take; every problem in one message."""
+    import envs
+
+    if not isinstance(shifts, dict):
+        raise ValueError(f"transfer.shifts must map a shift's name to a list of wrappers, e.g. "
+                         f'{{"hue90": [{{"name": "hue_rotate", "degrees": 90}}]}}; got {shifts!r}')
+    problems = []
+    for name, spec in shifts.items():
+        if not isinstance(name, str) or not name.strip() or name in domains + ["all"]:
+            problems.append(f"transfer.shifts: {name!r} is not a name of its own (the env's domains: {domains})")
+            continue
+        if not isinstance(spec, list) or not spec:
+            problems.append(f"transfer.shifts.{name}: a non-empty list of wrappers, got {spec!r}")
+            continue
+        try:
+            plain = envs.registry.make_env(env_id, domain=domains[0], **env_kwargs)
+            shifted = envs.apply_wrappers(envs.registry.make_env(env_id, domain=domains[0], **env_kwargs), spec)
+            shapes = plain.observation_space.shape, shifted.observation_space.shape
+            plain.close()
+            shifted.close()
+        except (TypeError, ValueError, KeyError) as err:
+            problems.append(f"transfer.shifts.{name}: {err.args[0] if err.args else err}")
+            continue
+        if shapes[0] != shapes[1]:
+            problems.append(f"transfer.shifts.{name}: turns {env_id}'s {shapes[0]} frames into {shapes[1]}; a "
+                            "shift must keep the frames' shape (the agents read it unchanged)")
+    if problems:
+        raise ValueError("; ".join(problems))
 
 
 def _check_ground_truth(config: "RunConfig") -> None:
@@ -391,4 +428,4 @@ def apply_overrides(data: dict, overrides: list[str]) -> dict:
     return data
 
 
-FREE_FORM = ("env_kwargs", "methods", "hyperparams", "per_input", "settings", "domains")
+FREE_FORM = ("env_kwargs", "methods", "hyperparams", "per_input", "settings", "domains", "shifts")

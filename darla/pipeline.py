@@ -193,7 +193,9 @@ def _act_and_transfer(stages: Stages, config: RunConfig, run_dir: Path, checkpoi
                            lambda folder: _train_agent(folder, config, name, seed, checkpoints, run_dir, progress,
                                                        stages.log),
                            inputs)
-    stages.run(f"transfer/{name}/seed{seed}", {**vars(config.transfer), **_domains_setting(config)},
+    # no shifts: the settings of a run from before shifts existed, so its evaluations are reused
+    evaluation = {k: v for k, v in vars(config.transfer).items() if k != "shifts" or v}
+    stages.run(f"transfer/{name}/seed{seed}", {**evaluation, **_domains_setting(config)},
                lambda folder: _evaluate(folder, config, agent_dir), [agent_key])
 
 
@@ -473,7 +475,7 @@ def _evaluate(folder: Path, config: RunConfig, agent_dir: Path) -> None:
     agent = agents.load(agent_dir, device=config.agent.device)
     successes: dict[str, list[bool]] = {}
     returns = transfer.evaluate(agent, config.transfer.domains, config.transfer.episodes, config.transfer.seed,
-                                successes=successes)
+                                successes=successes, shifts=config.transfer.shifts)
     write_json_atomic(folder / "returns.json", returns)
     if successes:  # envs that report no success (the Room) leave the stage as it was
         write_json_atomic(folder / SUCCESS, successes)

@@ -1,9 +1,16 @@
 """Zero-shot transfer evaluation: run a trained policy, unchanged, for K episodes on each domain.
 
-The policy is duck-typed (``agents.TrainedAgent`` is one): ``make_env(domain, n_envs, seed)`` builds
-the env stack it acts through (for frozen-encoder agents, the same latent wrapper and encoder as in
-training), ``check_env(venv)`` rejects an env it cannot act in, ``predict(obs, deterministic)``
-returns actions. Evaluation seeds are fixed, so the same agent and seed give the same returns.
+The policy is duck-typed (``agents.TrainedAgent`` is one): ``make_env(domain, n_envs, seed, wrappers)``
+builds the env stack it acts through (for frozen-encoder agents, the same latent wrapper and encoder
+as in training), ``check_env(venv)`` rejects an env it cannot act in, ``predict(obs, deterministic)``
+returns actions, and ``training_domain`` names the domain it trained on. Evaluation seeds are fixed,
+so the same agent and seed give the same returns.
+
+Besides the domains an env declares, a policy can be evaluated on **visual shifts**: its training
+domain seen through a list of :mod:`envs.wrappers` (``{"hue90": [{"name": "hue_rotate", "degrees":
+90}]}``), each reported like a domain, under its own name. Layouts, rewards and dynamics stay the
+training domain's; only the frames change, so a shift asks whether the policy still acts when the
+scene looks different (docs/wrappers.md).
 
 An env that reports ``info["is_success"]`` on an episode's last step (SB3's convention; Reach does)
 also gets a success rate: :func:`evaluate` fills ``successes`` when given, :func:`records` carries
@@ -18,7 +25,7 @@ import json
 import os
 from collections import defaultdict
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable, Iterable, Protocol, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Mapping, Protocol, Sequence
 
 import numpy as np
 
@@ -32,7 +39,10 @@ FIELDS = ("variant", "seed", "domain", "episode", "return", "success")
 
 
 class Policy(Protocol):
-    def make_env(self, domain: str, n_envs: int = 1, seed: int = 0) -> VecEnv: ...
+    @property
+    def training_domain(self) -> str: ...
+
+    def make_env(self, domain: str, n_envs: int = 1, seed: int = 0, wrappers: Sequence = ()) -> VecEnv: ...
     def check_env(self, venv: VecEnv) -> None: ...
     def predict(self, observations: np.ndarray, deterministic: bool = True) -> np.ndarray: ...
 
@@ -70,22 +80,29 @@ def run_episodes(venv: VecEnv, predict: Callable[[Any, bool], np.ndarray], episo
 
 def evaluate(policy: Policy, domains: Sequence[str], episodes: int = 20, seed: int = 10_000,
              n_envs: int = 8, deterministic: bool = True,
-             successes: dict[str, list[bool]] | None = None) -> dict[str, list[float]]:
-    """Per-domain episode returns of ``policy``. Evaluation seeds default far from training seeds.
+             successes: dict[str, list[bool]] | None = None,
+             shifts: Mapping[str, Sequence] | None = None) -> dict[str, list[float]]:
+    """Per-domain episode returns of ``policy``, then per visual shift (``shifts``: name → wrapper
+    spec, applied to the policy's training domain). Evaluation seeds default far from training seeds.
 
     ``successes``, when given, receives each domain's per-episode success flags where the env
     reports ``info["is_success"]`` (no key for a domain whose env does not)."""
+    clash = sorted(set(shifts or {}) & set(domains))
+    if clash:
+        raise ValueError(f"shift name(s) {clash} are also domain names; give each shift a name of its own")
+    runs: list[tuple[str, str, Sequence]] = [(domain, domain, ()) for domain in domains]
+    runs += [(name, policy.training_domain, spec) for name, spec in (shifts or {}).items()]
     results = {}
-    for domain in domains:
-        venv = policy.make_env(domain, n_envs=min(n_envs, episodes), seed=seed)
+    for name, domain, wrappers in runs:
+        venv = policy.make_env(domain, n_envs=min(n_envs, episodes), seed=seed, wrappers=wrappers)
         flags: list[bool] = []
         try:
             policy.check_env(venv)
-            results[domain] = run_episodes(venv, policy.predict, episodes, deterministic, flags)
+            results[name] = run_episodes(venv, policy.predict, episodes, deterministic, flags)
         finally:
             venv.close()
         if successes is not None and flags:
-            successes[domain] = flags
+            successes[name] = flags
     return results
 
 
