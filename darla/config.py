@@ -242,13 +242,14 @@ def _resolve_domains(config: "RunConfig") -> None:
                          f"{config.collect.domain!r} (collect.domain): every 'vs source' ratio divides by it")
     if len(set(config.transfer.domains)) != len(config.transfer.domains):
         raise ValueError(f"transfer.domains {config.transfer.domains} names a domain twice")
-    check_shifts(config.transfer.shifts, declared, config.env, config.env_kwargs)
+    check_shifts(config.transfer.shifts, declared, config.env, config.env_kwargs, base=config.collect.domain)
 
 
-def check_shifts(shifts, domains: list[str], env_id: str, env_kwargs: dict) -> None:
-    """Visual shifts, checked before any stage runs: a mapping of new names (not a domain's) to
-    wrapper specs that build on the env's training domain (names, parameters and values) and keep
-    its frames' shape, which the agents' encoders and policies take; every problem in one message."""
+def check_shifts(shifts, domains: list[str], env_id: str, env_kwargs: dict, base: str | None = None) -> None:
+    """Visual shifts, checked before any stage runs: a mapping of new names (not one of ``domains``)
+    to wrapper specs that build on the ``base`` domain the agents train on (default: the first of
+    ``domains``; names, parameters and values) and keep its frames' shape, which the agents'
+    encoders and policies take; every problem in one message."""
     import envs
 
     if not isinstance(shifts, dict):
@@ -262,15 +263,16 @@ def check_shifts(shifts, domains: list[str], env_id: str, env_kwargs: dict) -> N
         if not isinstance(spec, list) or not spec:
             problems.append(f"transfer.shifts.{name}: a non-empty list of wrappers, got {spec!r}")
             continue
+        env = envs.registry.make_env(env_id, domain=base or domains[0], **env_kwargs)
+        plain = env.observation_space.shape
         try:
-            plain = envs.registry.make_env(env_id, domain=domains[0], **env_kwargs)
-            shifted = envs.apply_wrappers(envs.registry.make_env(env_id, domain=domains[0], **env_kwargs), spec)
-            shapes = plain.observation_space.shape, shifted.observation_space.shape
-            plain.close()
-            shifted.close()
+            env = envs.apply_wrappers(env, spec)
+            shapes = plain, env.observation_space.shape
         except (TypeError, ValueError, KeyError) as err:
             problems.append(f"transfer.shifts.{name}: {err.args[0] if err.args else err}")
             continue
+        finally:
+            env.close()
         if shapes[0] != shapes[1]:
             problems.append(f"transfer.shifts.{name}: turns {env_id}'s {shapes[0]} frames into {shapes[1]}; a "
                             "shift must keep the frames' shape (the agents read it unchanged)")

@@ -44,7 +44,7 @@ def run(args) -> None:
         if unknown:
             raise ValueError(f"--domains {','.join(unknown)}: {agent.spec['env_id']} (the env of {path}) has no "
                              f"such domain; its domains: {','.join(declared)}")
-        check_shifts(shifts, declared, agent.spec["env_id"], agent.spec.get("env_kwargs") or {})
+        check_shifts(shifts, declared, agent.spec["env_id"], agent.spec.get("env_kwargs") or {}, agent.training_domain)
         plan.append((agent, domains or declared))
     rows = []
     for agent, agent_domains in plan:
