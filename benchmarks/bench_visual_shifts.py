@@ -8,8 +8,10 @@ and an end-to-end CNN keeps 98% of its return on them: they cannot tell a disent
 an entangled one. This benchmark asks the question DARLA's paper asks of its own domains: does the
 policy still act when the frames look different? Each shift is one of `envs.wrappers`' visual
 shifts, applied to every frame of the agent's *source* domain (layouts, rewards and dynamics
-unchanged), with settings fixed here before any agent was evaluated on them (the wrappers'
-defaults; `brightness` needs a gain other than 1, and `background` the Room's ceiling colour).
+unchanged), with settings fixed before any agent was evaluated on them (the wrappers' defaults;
+`brightness` needs a gain other than 1, and `background` the Room's ceiling colour). They are the
+`room` preset's `transfer.shifts`, so a `darla run room` reports them too; this script evaluates
+agents trained elsewhere.
 The agents are evaluated unchanged: a frozen-encoder agent encodes the shifted frames with its own
 encoder and standardiser, a pixel agent reads them directly. `source` (no shift) is included as the
 baseline, so each row's `vs source` is what the shift cost. The evaluation is `darla transfer
@@ -41,21 +43,15 @@ import numpy as np
 import torch
 
 import envs
+from darla import config
 from agents.agent import TrainedAgent, load
 from envs.wrappers import apply_wrappers, check_spec
 from eval.metrics.probe import probe_from_codes
 from eval.transfer import evaluate, records, summarize, write_results
 
-#: name -> wrapper spec applied to the source domain's frames (see docs/wrappers.md)
-SHIFTS: dict[str, list] = {
-    "hue_rotate": [{"name": "hue_rotate", "degrees": 90}],
-    "colour_jitter": [{"name": "colour_jitter"}],
-    "darker": [{"name": "brightness", "gain": 0.7}],
-    "lighting": [{"name": "lighting"}],
-    "background": [{"name": "background", "colour": [205, 205, 215]}],
-    "blur": [{"name": "blur"}],
-    "sensor_noise": [{"name": "sensor_noise"}],
-}
+#: name -> wrapper spec applied to the source domain's frames: the `room` preset's `transfer.shifts`
+#: (darla/presets/room.json), so `darla run room` reports the same shifts
+SHIFTS: dict[str, list] = config.load("room").transfer.shifts
 
 
 def shifted_frames(agent: TrainedAgent, states: np.ndarray, shift: str) -> np.ndarray:

@@ -139,9 +139,11 @@ def test_every_variant_runs_end_to_end_and_a_rerun_reuses_everything(tmp_path):
     with open(run_dir / "transfer.csv") as f:
         rows = list(csv.DictReader(f))
     assert {r["variant"] for r in rows} == {"darla", "darla_ent", "darla_dae", "darla_ft", "pixels", "oracle"}
-    assert len(rows) == 6 * 3 * 2 and {r["domain"] for r in rows} == {"source", "target", "ood"}
+    shifts = set(config_module.load("room").transfer.shifts)  # the preset's visual shifts, evaluated like domains
+    assert len(shifts) == 7 and len(rows) == 6 * 10 * 2
+    assert {r["domain"] for r in rows} == {"source", "target", "ood"} | shifts
     summary = json.loads((run_dir / "transfer.json").read_text())["summary"]
-    assert len(summary) == 18
+    assert len(summary) == 60
     report = (run_dir / "report.md").read_text()
     assert "| darla_ft | target |" in report and (run_dir / "transfer.png").stat().st_size > 1000
     assert json.loads((run_dir / "config.json").read_text())["agent"]["steps"] == 128
@@ -179,7 +181,7 @@ def test_parallel_jobs_give_the_same_results_as_sequential(tmp_path):
     parallel = run(tiny_config(jobs=2, **changes), tmp_path / "par", log=lambda line: None)
     a = json.loads((sequential / "transfer.json").read_text())["episodes"]
     b = json.loads((parallel / "transfer.json").read_text())["episodes"]
-    assert a == b and len(a) == 2 * 2 * 3 * 2
+    assert a == b and len(a) == 2 * 2 * 10 * 2  # 3 domains and the room preset's 7 visual shifts
 
 
 @pytest.mark.timeout(600)
