@@ -70,16 +70,15 @@ class LatentStats:
 def latent_stats(model: Method, x: torch.Tensor) -> LatentStats:
     """:class:`LatentStats` of ``model``'s code on the frames ``x`` [n, C, H, W]."""
     mu, logvar = model.encode(x)
-    variance = mu.var(0, unbiased=False)
-    if logvar is not None:
-        variance = variance + logvar.exp().mean(0)
-    std = variance.sqrt()
+    spread = mu.std(0, unbiased=False)
+    if logvar is None:
+        score, kind, std = spread, "std", spread
+    else:
+        score, kind, std = kl_normal(mu, logvar).mean(0), "KL", (spread.pow(2) + logvar.exp().mean(0)).sqrt()
     std = torch.where(std > 0, std, torch.ones_like(std))  # one frame of a deterministic code: unit steps
     loc = mu.mean(0)
     low, high = (loc - SWEEP_STDS * std).cpu().numpy(), (loc + SWEEP_STDS * std).cpu().numpy()
-    if logvar is None:
-        return LatentStats(mu.std(0, unbiased=False).cpu().numpy(), "std", low, high)
-    return LatentStats(kl_normal(mu, logvar).mean(0).cpu().numpy(), "KL", low, high)
+    return LatentStats(score.cpu().numpy(), kind, low, high)
 
 
 @torch.no_grad()

@@ -152,11 +152,10 @@ class _Run:
             raise CheckpointError(f"{self.path} was trained on {tuple(payload['input_shape'])} frames, "
                                   f"these are {self.shape}; choose another output folder or start over")
         saved = checkpoint.config_of(payload)
-        # precision is compared by the arithmetic it meant, below: auto may resume as what it ran in
-        diff = _differences(saved, self.config, set(self.config.RESUMABLE) | {"precision"})
+        # where the arithmetic a run began in is known, precision is compared by it (below), not by
+        # name: an auto run may resume as what it ran in
         began_in = payload.get("precision", None if saved.precision == "auto" else saved.precision)
-        if began_in is None and saved.precision != self.config.precision:
-            diff.append(f"precision: {saved.precision!r} → {self.config.precision!r}")  # an auto run that did not record what it ran in
+        diff = _differences(saved, self.config, set(self.config.RESUMABLE) | ({"precision"} if began_in else set()))
         if began_in is not None and began_in != self.precision and payload["step"] < self.config.steps:
             raise CheckpointError(f"{self.path} ran its first {payload['step']} steps in {began_in}, but "
                                   f"precision={self.config.precision} runs {self.precision} on this "
